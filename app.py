@@ -1,0 +1,186 @@
+"""AIGC Playground: chat, documents, fine-tune, image and voice in one Gradio app.
+
+    python app.py [--config models.yaml] [--host H] [--port P] [--share]
+                  [--auth USER:PASS] [--auth-file FILE] [--data-dir DIR]
+
+``import app`` is cheap: the UI is built only by ``main()`` or on first access
+to ``app.demo`` (which Hugging Face Spaces and ``gradio app.py`` look for).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import logging
+import os
+import sys
+from pathlib import Path
+
+from playground.errors import ConfigError, PlaygroundError
+
+ROOT = Path(__file__).resolve().parent
+log = logging.getLogger("playground.app")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="AIGC Playground web app")
+    p.add_argument("--config", default=os.environ.get("PLAYGROUND_CONFIG", str(ROOT / "models.yaml")),
+                   help="models file (default: models.yaml next to app.py)")
+    p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                   help="address to listen on (0.0.0.0 for every interface)")
+    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
+    p.add_argument("--share", action="store_true", help="create a public gradio.live link")
+    p.add_argument("--auth", metavar="USER:PASS", action="append", default=[],
+                   help="require this login (repeat for more users)")
+    p.add_argument("--auth-file", metavar="FILE",
+                   help="file of USER:PASS lines, one login per line")
+    p.add_argument("--data-dir", default=os.environ.get("PLAYGROUND_DATA", str(ROOT / "data")),
+                   help="where chats, documents, jobs, images and voices are kept")
+    p.add_argument("--max-file-size", type=int, default=200, metavar="MB",
+                   help="largest upload accepted, in MB (default 200)")
+    p.add_argument("--workshop", action="store_true",
+                   help="settings for a room of people on one GPU (queue limits, preloading)")
+    p.add_argument("--preload", action="append", default=[], metavar="NAME",
+                   help="load this model at start-up (repeatable)")
+    p.add_argument("--mcp", action="store_true", help="also serve the tools over MCP")
+    return p.parse_args(argv)
+
+
+def read_auth(args: argparse.Namespace) -> list[tuple[str, str]] | None:
+    """Logins from --auth and --auth-file; ConfigError on a malformed line."""
+    pairs = []
+    lines = [(f"--auth {a}", a) for a in args.auth]
+    if args.auth_file:
+        path = Path(args.auth_file)
+        if not path.exists():
+            raise ConfigError(f"--auth-file {path}: file not found")
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if line.strip() and not line.lstrip().startswith("#"):
+                lines.append((f"{path}:{n}", line.strip()))
+    for where, value in lines:
+        user, sep, password = value.partition(":")
+        if not sep or not user or not password:
+            raise ConfigError(f"{where}: expected USER:PASS, got '{value}'")
+        pairs.append((user, password))
+    return pairs or None
+
+
+def build_app(args: argparse.Namespace | None = None):
+    """Build the Blocks app (imports gradio; loads no model weights)."""
+    import gradio as gr
+
+    from playground.config import load_config
+    from playground.registry import Registry
+    from tabs import TABS
+    from tabs import models as models_tab
+    from tabs.common import AppContext, Settings
+    from tabs.i18n import build_i18n
+
+    args = args or parse_args([])
+    config = load_config(args.config)
+    registry = Registry(config)
+    data_dir = Path(args.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    settings = Settings(
+        workshop=args.workshop,
+        max_file_size_mb=args.max_file_size,
+        heavy_concurrency=1,
+        light_concurrency=16 if args.workshop else 8,
+    )
+    i18n = build_i18n()
+    with gr.Blocks(title="AIGC Playground") as demo:
+        client_id = gr.BrowserState(None, storage_key="aigc-playground-client",
+                                    secret=_browser_secret(data_dir))
+        ctx = AppContext(registry=registry, data_dir=data_dir, i18n=i18n, settings=settings,
+                         client_id=client_id)
+        gr.Markdown(f"# {i18n('app.title')}\n{i18n('app.intro')}")
+        with gr.Tabs() as tabs:
+            ctx.tabs = tabs
+            for tab_id, module_name, needs in TABS:
+                with gr.Tab(i18n(f"tab.{tab_id}"), id=tab_id):
+                    _build_tab(gr, ctx, module_name, needs)
+            with gr.Tab(i18n("tab.models"), id="models"):
+                models_tab.build(ctx)
+        demo.load(_ensure_client_id, client_id, client_id, api_visibility="private",
+                  queue=False)
+    demo.queue(default_concurrency_limit=settings.light_concurrency)
+    demo.registry = registry
+    demo.i18n_strings = i18n
+    return demo
+
+
+def _build_tab(gr, ctx, module_name: str, needs: list[str]) -> None:
+    """Build one tab; if it cannot be built, show why in its place and carry on."""
+    missing = [m for m in needs if importlib.util.find_spec(m) is None]
+    if missing:
+        gr.Markdown(
+            f"### {ctx.t('tab.unavailable')}\nMissing Python package(s): "
+            f"`{', '.join(missing)}`. Install with `pip install {' '.join(missing)}` "
+            "and restart the app. The other tabs work."
+        )
+        return
+    try:
+        importlib.import_module(module_name).build(ctx)
+    except Exception as exc:  # one broken tab must not take the app down
+        log.exception("tab %s failed to build", module_name)
+        gr.Markdown(f"### {ctx.t('tab.unavailable')}\n`{type(exc).__name__}: {exc}`")
+
+
+def _ensure_client_id(current):
+    import secrets
+
+    return current or secrets.token_hex(12)
+
+
+def _browser_secret(data_dir: Path) -> str:
+    """A per-installation secret, so the browser id survives restarts of the app."""
+    import secrets
+
+    from playground.storage import atomic_write_text
+
+    path = data_dir / ".browser-secret"
+    if path.exists():
+        return path.read_text().strip()
+    value = secrets.token_hex(16)
+    atomic_write_text(path, value)
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        auth = read_auth(args)
+        demo = build_app(args)
+        for name in args.preload:
+            log.info("preloading %s", name)
+            demo.registry.get(name)
+    except PlaygroundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    demo.launch(
+        server_name=args.host,
+        server_port=args.port,
+        share=args.share,
+        auth=auth,
+        max_file_size=f"{args.max_file_size}mb",
+        i18n=demo.i18n_strings,
+        mcp_server=args.mcp or None,
+        allowed_paths=[str(Path(args.data_dir).resolve())],
+        footer_links=["api", "gradio", "settings"],
+    )
+    return 0
+
+
+def __getattr__(name: str):
+    # `app.demo` is built on first access, so `import app` stays cheap.
+    if name == "demo":
+        demo = build_app()
+        globals()["demo"] = demo
+        return demo
+    raise AttributeError(name)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,361 @@
+"""The shared model registry: lazy, loaded once, memory-budgeted.
+
+Every tab asks the registry for models by name. A model is loaded on first
+use, exactly once even when many users ask at the same moment, and unloaded
+least-recently-used first when a new load would exceed the memory budget. A
+model that a running generation holds (``with registry.use(name)``) is never
+evicted.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from playground.config import Config, ModelEntry, parse_size
+from playground.device import (
+    cuda_allocated,
+    format_bytes,
+    free_memory,
+    module_bytes,
+    resolve_device,
+    total_memory_bytes,
+)
+from playground.errors import ModelLoadError, OutOfMemoryError, PlaygroundError, UnknownModelError
+
+log = logging.getLogger(__name__)
+
+NOT_LOADED, LOADING, LOADED, FAILED = "not loaded", "loading", "loaded", "failed"
+
+
+@dataclass
+class LoadContext:
+    """What a loader needs besides the entry itself."""
+
+    device: str
+    dtype: str
+    base_dir: Path | None
+    registry: Registry
+
+
+@dataclass
+class ModelStatus:
+    """One row of the Models panel."""
+
+    name: str
+    task: str
+    source: str
+    state: str = NOT_LOADED
+    device: str | None = None
+    memory_bytes: int | None = None
+    error: str | None = None
+    in_use: int = 0
+    load_seconds: float | None = None
+
+    @property
+    def memory(self) -> str:
+        return format_bytes(self.memory_bytes)
+
+
+@dataclass
+class _Loaded:
+    obj: Any
+    device: str
+    memory_bytes: int
+    loaded_at: float = field(default_factory=time.time)
+
+
+Loader = Callable[[ModelEntry, LoadContext], Any]
+
+
+class Registry:
+    """Lazily loads the models of a ``Config`` and keeps them within a memory budget."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        budget_bytes: int | None = None,
+        loader: Loader | None = None,
+    ) -> None:
+        self.config = config
+        self._entries: dict[str, ModelEntry] = {m.name: m for m in config.models}
+        self._lock = threading.RLock()
+        self._model_locks: dict[str, threading.Lock] = {}
+        self._loaded: OrderedDict[str, _Loaded] = OrderedDict()  # least recently used first
+        self._errors: dict[str, str] = {}
+        self._loading: set[str] = set()
+        self._in_use: Counter[str] = Counter()
+        self._load_seconds: dict[str, float] = {}
+        self._loader = loader or _default_loader
+        self._budget_override = budget_bytes
+        self.load_count: Counter[str] = Counter()
+
+    # ------------------------------------------------------------ entries
+
+    def names(self, *tasks: str) -> list[str]:
+        """Configured model names, optionally only those of the given tasks."""
+        return [n for n, e in self._entries.items() if not tasks or e.task in tasks]
+
+    def entries(self, *tasks: str) -> list[ModelEntry]:
+        return [e for e in self._entries.values() if not tasks or e.task in tasks]
+
+    def entry(self, name: str) -> ModelEntry:
+        try:
+            return self._entries[name]
+        except KeyError:
+            known = ", ".join(self._entries) or "(none)"
+            where = f" in {self.config.path}" if self.config.path else ""
+            raise UnknownModelError(
+                f"model '{name}' is not configured{where}. Configured models: {known}. "
+                "Add an entry to the models file or pick one of these."
+            ) from None
+
+    def register(self, entry: ModelEntry, *, replace: bool = False) -> None:
+        """Add a model at run time (for example a freshly trained LoRA adapter)."""
+        with self._lock:
+            if entry.name in self._entries and not replace:
+                raise PlaygroundError(f"a model named '{entry.name}' is already registered")
+            if replace and entry.name in self._loaded:
+                self._unload_locked(entry.name)
+            self._entries[entry.name] = entry
+
+    # ------------------------------------------------------------ loading
+
+    def get(self, name: str) -> Any:
+        """The loaded model object, loading it first if needed."""
+        entry = self.entry(name)
+        with self._lock:
+            loaded = self._loaded.get(name)
+            if loaded is not None:
+                self._loaded.move_to_end(name)
+                return loaded.obj
+            model_lock = self._model_locks.setdefault(name, threading.Lock())
+        with model_lock:
+            with self._lock:
+                loaded = self._loaded.get(name)
+                if loaded is not None:
+                    self._loaded.move_to_end(name)
+                    return loaded.obj
+                self._loading.add(name)
+                self._errors.pop(name, None)
+            try:
+                return self._load(entry)
+            finally:
+                with self._lock:
+                    self._loading.discard(name)
+
+    @contextmanager
+    def use(self, name: str) -> Iterator[Any]:
+        """Hold a model for the length of a generation: it cannot be evicted meanwhile."""
+        while True:
+            obj = self.get(name)
+            with self._lock:
+                if name in self._loaded:
+                    self._in_use[name] += 1
+                    self._loaded.move_to_end(name)
+                    break
+        try:
+            yield obj
+        finally:
+            with self._lock:
+                self._in_use[name] -= 1
+                if self._in_use[name] <= 0:
+                    del self._in_use[name]
+
+    def _load(self, entry: ModelEntry) -> Any:
+        device = resolve_device(self.config.resolve_device(entry))
+        self._make_room(self.estimate_bytes(entry), device, keep=entry.name)
+        ctx = LoadContext(
+            device=device,
+            dtype=self.config.resolve_dtype(entry),
+            base_dir=self.config.base_dir,
+            registry=self,
+        )
+        before = cuda_allocated(device)
+        start = time.perf_counter()
+        try:
+            obj = self._loader(entry, ctx)
+        except PlaygroundError as exc:
+            self._fail(entry.name, str(exc))
+            raise
+        except Exception as exc:  # a loader bug or an unexpected library error
+            message = _explain_load_error(entry, exc)
+            self._fail(entry.name, message)
+            raise ModelLoadError(message) from exc
+        seconds = time.perf_counter() - start
+        after = cuda_allocated(device)
+        measured = getattr(obj, "memory_bytes", None)
+        if measured is None:
+            measured = after - before if before is not None and after is not None else module_bytes(obj)
+        with self._lock:
+            self._loaded[entry.name] = _Loaded(obj, str(getattr(obj, "device", device)), int(measured))
+            self._load_seconds[entry.name] = seconds
+            self.load_count[entry.name] += 1
+        log.info("loaded %s on %s in %.1fs (%s)", entry.name, device, seconds, format_bytes(measured))
+        self._make_room(0, device, keep=entry.name)
+        return obj
+
+    def _fail(self, name: str, message: str) -> None:
+        with self._lock:
+            self._errors[name] = message
+        log.warning("loading %s failed: %s", name, message)
+
+    # ------------------------------------------------------------ memory
+
+    def budget_bytes(self, device: str = "cpu") -> int:
+        """The memory budget: from the models file, or 90% of the GPU / 60% of RAM."""
+        if self._budget_override is not None:
+            return self._budget_override
+        budget = self.config.defaults.memory_budget
+        if budget != "auto":
+            return parse_size(budget)
+        share = 0.9 if device.startswith("cuda") else 0.6
+        return int(total_memory_bytes(device) * share)
+
+    def used_bytes(self) -> int:
+        with self._lock:
+            return sum(m.memory_bytes for m in self._loaded.values())
+
+    def estimate_bytes(self, entry: ModelEntry) -> int:
+        """Memory a load will take: the entry's ``memory_gb``, else its weight files' size."""
+        if entry.memory_gb is not None:
+            return int(entry.memory_gb * 1e9)
+        if entry.task == "endpoint":
+            return 0
+        path = entry.local_path(self.config.base_dir)
+        if path is None:
+            from playground.loaders.hub import cached_snapshot
+
+            path = cached_snapshot(entry)
+        return _weights_size(path) if path is not None else 0
+
+    def _make_room(self, needed: int, device: str, *, keep: str) -> None:
+        budget = self.budget_bytes(device)
+        with self._lock:
+            while self.used_bytes() + needed > budget:
+                victim = next(
+                    (n for n in self._loaded if n != keep and self._in_use[n] <= 0),
+                    None,
+                )
+                if victim is None:
+                    break
+                log.info("evicting %s to stay within the memory budget", victim)
+                self._unload_locked(victim)
+            over = self.used_bytes() + needed > budget
+            busy = [n for n in self._loaded if n != keep]
+        if over and needed:
+            raise OutOfMemoryError(
+                f"loading '{keep}' needs about {format_bytes(needed)} but the memory budget is "
+                f"{format_bytes(budget)} and {format_bytes(self.used_bytes())} is held by models "
+                f"in use ({', '.join(busy) or 'none'}). Wait for them to finish, unload a model "
+                "in the Models panel, or raise defaults.memory_budget in the models file."
+            )
+
+    # ------------------------------------------------------------ unloading
+
+    def unload(self, name: str) -> bool:
+        """Unload one model; returns False when it was not loaded.
+
+        A model in use by a running generation is not unloaded: that raises.
+        """
+        self.entry(name)
+        with self._lock:
+            if name not in self._loaded:
+                return False
+            if self._in_use[name] > 0:
+                raise PlaygroundError(
+                    f"'{name}' is in use by a running generation; stop it first, then unload."
+                )
+            self._unload_locked(name)
+        free_memory()
+        return True
+
+    def unload_all(self) -> None:
+        with self._lock:
+            for name in [n for n in self._loaded if self._in_use[n] <= 0]:
+                self._unload_locked(name)
+        free_memory()
+
+    def _unload_locked(self, name: str) -> None:
+        loaded = self._loaded.pop(name, None)
+        if loaded is None:
+            return
+        closer = getattr(loaded.obj, "close", None)
+        if callable(closer):
+            try:
+                closer()
+            except Exception as exc:  # closing must never block freeing memory
+                log.warning("closing %s raised %s", name, exc)
+        del loaded
+        free_memory()
+
+    # ------------------------------------------------------------ status
+
+    def is_loaded(self, name: str) -> bool:
+        with self._lock:
+            return name in self._loaded
+
+    def state(self, name: str) -> str:
+        with self._lock:
+            if name in self._loading:
+                return LOADING
+            if name in self._loaded:
+                return LOADED
+            if name in self._errors:
+                return FAILED
+            return NOT_LOADED
+
+    def status(self) -> list[ModelStatus]:
+        """A snapshot of every model's state, for the Models panel and the CLI."""
+        rows = []
+        with self._lock:
+            for name, entry in self._entries.items():
+                loaded = self._loaded.get(name)
+                rows.append(
+                    ModelStatus(
+                        name=name,
+                        task=entry.task,
+                        source=entry.source or entry.base_url or "",
+                        state=self.state(name),
+                        device=loaded.device if loaded else None,
+                        memory_bytes=loaded.memory_bytes if loaded else None,
+                        error=self._errors.get(name),
+                        in_use=self._in_use[name],
+                        load_seconds=self._load_seconds.get(name),
+                    )
+                )
+        return rows
+
+
+def _default_loader(entry: ModelEntry, ctx: LoadContext) -> Any:
+    from playground.loaders import load_model
+
+    return load_model(entry, ctx)
+
+
+def _weights_size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    files = [p for p in path.rglob("*.safetensors")]
+    if not files:
+        files = [p for ext in ("*.bin", "*.pt", "*.pth", "*.ckpt") for p in path.rglob(ext)]
+    return sum(p.stat().st_size for p in files if p.is_file())
+
+
+def _explain_load_error(entry: ModelEntry, exc: Exception) -> str:
+    kind = type(exc).__name__
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else kind
+    if "out of memory" in text.lower():
+        return (
+            f"'{entry.name}' did not fit in memory ({text}). Unload other models in the Models "
+            "panel, pick a smaller model, or set dtype: float16 / device: cpu in the models file."
+        )
+    return f"could not load '{entry.name}' from {entry.source}: {kind}: {text}"

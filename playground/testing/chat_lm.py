@@ -1,0 +1,44 @@
+"""Tiny chat LM: a 2-layer Qwen2-architecture model with a ChatML chat template."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from playground.testing.tokenizer import save_chat_tokenizer
+
+
+def build(folder: Path) -> list[dict]:
+    from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
+
+    out = folder / "tiny-chat"
+    tokenizer = save_chat_tokenizer(out)
+    config = Qwen2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        tie_word_embeddings=True,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=None,
+    )
+    model = Qwen2ForCausalLM(config)
+    model.generation_config = GenerationConfig(
+        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id
+    )
+    model.save_pretrained(out)
+    return [
+        {
+            "name": "tiny-chat",
+            "task": "chat",
+            "source": str(out),
+            "label": "Tiny chat (random weights)",
+            "languages": ["en", "zh"],
+            "license": "apache-2.0",
+            "size": "~0.1M params",
+            "options": {"context_window": 512, "generation": {"max_new_tokens": 32}},
+        }
+    ]

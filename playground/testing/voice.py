@@ -1,0 +1,9 @@
+"""Tiny voice model builder (not written yet)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def build(folder: Path) -> list[dict]:
+    raise NotImplementedError

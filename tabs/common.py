@@ -1,0 +1,100 @@
+"""What every tab shares: the app context, who the user is, and error handling."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from playground.errors import InputError, PlaygroundError
+from playground.registry import Registry
+
+
+@dataclass
+class Settings:
+    """Launch settings the tabs may need (from app.py flags)."""
+
+    workshop: bool = False
+    max_file_size_mb: int = 200
+    heavy_concurrency: int = 1
+    light_concurrency: int = 8
+    zerogpu: bool = False
+
+
+@dataclass
+class AppContext:
+    """Handed to every tab's ``build``: the registry, data dir, strings and shared components."""
+
+    registry: Registry
+    data_dir: Path
+    i18n: gr.I18n
+    settings: Settings = field(default_factory=Settings)
+    client_id: Any = None  # gr.BrowserState holding an anonymous, stable browser id
+    tabs: Any = None  # the gr.Tabs, so a tab can switch to another
+    shared: dict[str, Any] = field(default_factory=dict)  # components other tabs may wire to
+
+    def t(self, key: str) -> Any:
+        """A translated UI string (resolved in the browser's language)."""
+        return self.i18n(key)
+
+    @property
+    def heavy(self) -> dict[str, Any]:
+        """Event options for model-bound work: serialised per device."""
+        return {"concurrency_id": "heavy", "concurrency_limit": self.settings.heavy_concurrency}
+
+    @property
+    def light(self) -> dict[str, Any]:
+        return {"concurrency_limit": self.settings.light_concurrency}
+
+
+def owner_of(request: gr.Request | None, client_id: str | None = None) -> str:
+    """Who owns this request's data: the logged-in user, else the browser, else the session."""
+    if request is not None and getattr(request, "username", None):
+        return f"user-{request.username}"
+    if client_id:
+        return f"anon-{client_id}"
+    session = getattr(request, "session_hash", None) if request is not None else None
+    return f"session-{session or 'local'}"
+
+
+def ui_errors(fn):
+    """Turn engine errors into messages the user sees (``gr.Error``), keeping UI state."""
+
+    def convert(exc: Exception) -> Exception:
+        if isinstance(exc, gr.Error):
+            return exc
+        if isinstance(exc, InputError):
+            return gr.Error(str(exc), title="Check your input")
+        if isinstance(exc, PlaygroundError):
+            return gr.Error(str(exc))
+        return exc
+
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def gen_wrapper(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except Exception as exc:
+                converted = convert(exc)
+                if converted is exc:
+                    raise
+                raise converted from exc
+
+        return gen_wrapper
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            converted = convert(exc)
+            if converted is exc:
+                raise
+            raise converted from exc
+
+    return wrapper
