@@ -1,0 +1,91 @@
+"""Shared fixtures: tiny offline models, a registry over them, and a launched app."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> Path:
+    """Path of a models.yaml pointing at tiny random models of every task (built once)."""
+    from playground.testing import make_tiny
+
+    return make_tiny(tmp_path_factory.mktemp("tiny-models"))
+
+
+@pytest.fixture(scope="session")
+def tiny_config(tiny_models):
+    from playground.config import load_config
+
+    return load_config(tiny_models)
+
+
+@pytest.fixture
+def registry(tiny_config):
+    """A fresh registry over the tiny models (nothing loaded yet)."""
+    from playground.registry import Registry
+
+    return Registry(tiny_config)
+
+
+@pytest.fixture(scope="session")
+def shared_registry(tiny_config):
+    """One registry for the whole session, so tiny models load once."""
+    from playground.registry import Registry
+
+    return Registry(tiny_config)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def launched_app(tiny_models, tmp_path_factory):
+    """The whole app launched on the tiny models (once per session).
+
+    Yields a namespace with ``url``, ``demo``, ``registry`` and ``data_dir``.
+    """
+    from types import SimpleNamespace
+
+    import app
+
+    data_dir = tmp_path_factory.mktemp("app-data")
+    args = app.parse_args(["--config", str(tiny_models), "--data-dir", str(data_dir)])
+    demo = app.build_app(args)
+    port = free_port()
+    demo.launch(
+        server_name="127.0.0.1",
+        server_port=port,
+        prevent_thread_lock=True,
+        i18n=demo.i18n_strings,
+        allowed_paths=[str(data_dir)],
+        quiet=True,
+    )
+    yield SimpleNamespace(
+        url=f"http://127.0.0.1:{port}/", demo=demo, registry=demo.registry, data_dir=data_dir
+    )
+    demo.close()
+
+
+@pytest.fixture(scope="session")
+def app_url(launched_app) -> str:
+    return launched_app.url
