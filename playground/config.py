@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from playground.errors import ConfigError
 
@@ -130,7 +138,9 @@ class ModelEntry(_Strict):
                     "an endpoint entry needs 'base_url' (for example http://localhost:8000/v1)"
                 )
             if not (self.api_model or self.source):
-                raise ValueError("an endpoint entry needs 'api_model': the model name the server serves")
+                raise ValueError(
+                    "an endpoint entry needs 'api_model': the model name the server serves"
+                )
         elif not self.source:
             raise ValueError(
                 "field 'source' is missing: set it to a Hugging Face repo id (org/name) "
@@ -161,9 +171,17 @@ class Config(_Strict):
     version: int = 1
     defaults: Defaults = Field(default_factory=Defaults)
     models: list[ModelEntry] = Field(default_factory=list)
-    # Where relative ``source:`` folders are resolved from (the file's folder).
-    base_dir: Path | None = Field(default=None, exclude=True)
-    path: Path | None = Field(default=None, exclude=True)
+    # The file it came from; relative ``source:`` folders resolve from its folder.
+    _path: Path | None = PrivateAttr(default=None)
+    _base_dir: Path | None = PrivateAttr(default=None)
+
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
+    @property
+    def base_dir(self) -> Path | None:
+        return self._base_dir
 
     @model_validator(mode="after")
     def _unique_names(self) -> Config:
@@ -230,8 +248,8 @@ def parse_config(text: str, path: str | Path = "models.yaml") -> Config:
         config = Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_explain(exc, data, node, path)) from None
-    config.path = path
-    config.base_dir = path.parent.resolve()
+    config._path = path
+    config._base_dir = path.parent.resolve()
     return config
 
 
@@ -286,7 +304,7 @@ def _allowed_keys(loc: tuple) -> list[str]:
         model = Defaults
     else:
         model = ModelEntry
-    return [k for k, f in model.model_fields.items() if not f.exclude]
+    return list(model.model_fields)
 
 
 def _line_of(node: Any, loc: tuple) -> int | None:
@@ -299,9 +317,10 @@ def _line_of(node: Any, loc: tuple) -> int | None:
                 if key.value == part:
                     child = value if part != loc[-1] else key
                     break
-        elif isinstance(best, yaml.SequenceNode) and isinstance(part, int):
-            if part < len(best.value):
-                child = best.value[part]
+        elif (
+            isinstance(best, yaml.SequenceNode) and isinstance(part, int) and part < len(best.value)
+        ):
+            child = best.value[part]
         if child is None:
             break
         best = child

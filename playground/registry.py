@@ -194,12 +194,18 @@ class Registry:
         after = cuda_allocated(device)
         measured = getattr(obj, "memory_bytes", None)
         if measured is None:
-            measured = after - before if before is not None and after is not None else module_bytes(obj)
+            measured = (
+                after - before if before is not None and after is not None else module_bytes(obj)
+            )
         with self._lock:
-            self._loaded[entry.name] = _Loaded(obj, str(getattr(obj, "device", device)), int(measured))
+            self._loaded[entry.name] = _Loaded(
+                obj, str(getattr(obj, "device", device)), int(measured)
+            )
             self._load_seconds[entry.name] = seconds
             self.load_count[entry.name] += 1
-        log.info("loaded %s on %s in %.1fs (%s)", entry.name, device, seconds, format_bytes(measured))
+        log.info(
+            "loaded %s on %s in %.1fs (%s)", entry.name, device, seconds, format_bytes(measured)
+        )
         self._make_room(0, device, keep=entry.name)
         return obj
 

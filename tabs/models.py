@@ -44,9 +44,7 @@ def build(ctx: AppContext) -> None:
         wrap=True,
     )
     with gr.Row():
-        pick = gr.Dropdown(
-            choices=ctx.registry.names(), label=ctx.t("models.pick"), scale=3
-        )
+        pick = gr.Dropdown(choices=ctx.registry.names(), label=ctx.t("models.pick"), scale=3)
         load_btn = gr.Button(ctx.t("models.load"), scale=1)
         unload_btn = gr.Button(ctx.t("models.unload"), scale=1, variant="stop")
         unload_all_btn = gr.Button(ctx.t("models.unload_all"), scale=1)
@@ -80,5 +78,10 @@ def build(ctx: AppContext) -> None:
     unload_all_btn.click(unload_all, None, outputs, api_name="models_unload_all")
     refresh_btn.click(refresh, None, outputs, api_name="models_status")
     timer = gr.Timer(3.0)
-    timer.tick(lambda: (status_rows(ctx), summary(ctx)), None, [table, info], api_visibility="private",
-               queue=False)
+    timer.tick(
+        lambda: (status_rows(ctx), summary(ctx)),
+        None,
+        [table, info],
+        api_visibility="private",
+        queue=False,
+    )

@@ -31,9 +31,7 @@ def test_build_app_loads_no_heavy_library(tiny_models, tmp_path):
         "app.build_app(args)\n"
         f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=app.ROOT
-    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=app.ROOT)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1:] in ([], [""])
 
@@ -42,8 +40,11 @@ def test_bad_config_exits_2_with_one_clear_line(tmp_path):
     bad = tmp_path / "models.yaml"
     bad.write_text("models:\n  - name: x\n    task: chatt\n    source: a/b\n")
     out = subprocess.run(
-        [sys.executable, "app.py", "--config", str(bad)], capture_output=True, text=True,
-        cwd=app.ROOT, timeout=120,
+        [sys.executable, "app.py", "--config", str(bad)],
+        capture_output=True,
+        text=True,
+        cwd=app.ROOT,
+        timeout=120,
     )
     assert out.returncode == 2
     assert "Traceback" not in out.stderr
