@@ -1,0 +1,84 @@
+"""App shell details: strings in two languages, a broken tab does not take the app down."""
+
+from __future__ import annotations
+
+import gradio as gr
+import pytest
+
+import app
+import tabs
+from tabs.common import owner_of, ui_errors
+from tabs.i18n import FOLDER, load_strings
+
+
+def test_every_string_has_english_and_chinese():
+    table = load_strings()
+    assert set(table["en"]) == set(table["zh"])
+    assert len(table["en"]) >= 10
+    for key, english in table["en"].items():
+        assert table["zh"][key].strip(), key
+        assert english.strip(), key
+
+
+def test_every_tab_has_its_strings_file():
+    names = {p.stem for p in FOLDER.glob("*.yaml")}
+    assert "app" in names
+
+
+def _markdown_texts(demo) -> list[str]:
+    return [str(b.value) for b in demo.blocks.values() if isinstance(b, gr.Markdown)]
+
+
+def test_tab_with_missing_package_shows_why_and_others_work(tiny_models, tmp_path, monkeypatch):
+    broken = [("chat", "tabs.chat", ["surely_not_installed_pkg"])] + tabs.TABS[1:]
+    monkeypatch.setattr(tabs, "TABS", broken)
+    args = app.parse_args(["--config", str(tiny_models), "--data-dir", str(tmp_path)])
+    demo = app.build_app(args)
+    texts = _markdown_texts(demo)
+    assert any("pip install surely_not_installed_pkg" in t for t in texts)
+    api = demo.get_api_info()["named_endpoints"]
+    assert "/models_status" in api
+
+
+def test_tab_that_raises_while_building_shows_error(tiny_models, tmp_path, monkeypatch):
+    import tabs.image
+
+    def explode(ctx):
+        raise RuntimeError("widget factory broke")
+
+    monkeypatch.setattr(tabs.image, "build", explode)
+    args = app.parse_args(["--config", str(tiny_models), "--data-dir", str(tmp_path)])
+    demo = app.build_app(args)
+    assert any("widget factory broke" in t for t in _markdown_texts(demo))
+
+
+def test_owner_prefers_login_then_browser_then_session():
+    class Req:
+        username = None
+        session_hash = "abc"
+
+    req = Req()
+    assert owner_of(req, None) == "session-abc"
+    assert owner_of(req, "b1") == "anon-b1"
+    req.username = "alice"
+    assert owner_of(req, "b1") == "user-alice"
+
+
+def test_ui_errors_turns_engine_errors_into_gradio_errors():
+    from playground.errors import InputError
+
+    @ui_errors
+    def handler():
+        raise InputError("the file is empty; upload a PDF with text")
+
+    @ui_errors
+    def streamer():
+        yield 1
+        raise InputError("stream broke")
+
+    with pytest.raises(gr.Error, match="file is empty"):
+        handler()
+    gen = streamer()
+    assert next(gen) == 1
+    with pytest.raises(gr.Error, match="stream broke"):
+        next(gen)
