@@ -77,3 +77,31 @@ def save_encoder_tokenizer(folder: Path):
     )
     tokenizer.save_pretrained(folder)
     return tokenizer
+
+
+def tiny_bert_config(tokenizer, **extra):
+    """Dimensions shared by the tiny encoder models (embedding and reranker)."""
+    from transformers import BertConfig
+
+    return BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        max_position_embeddings=128,
+        pad_token_id=tokenizer.pad_token_id,
+        **extra,
+    )
+
+
+def tiny_entry(name: str, task: str, path: Path, label: str) -> dict:
+    """A models.yaml entry for a tiny model."""
+    return {
+        "name": name,
+        "task": task,
+        "source": str(path),
+        "label": label,
+        "languages": ["en", "zh"],
+        "license": "apache-2.0",
+    }
