@@ -124,7 +124,7 @@ def build_app(args: argparse.Namespace | None = None):
         ctx = AppContext(
             registry=registry, data_dir=data_dir, i18n=i18n, settings=settings, client_id=client_id
         )
-        gr.Markdown(f"# {i18n('app.title')}\n{i18n('app.intro')}")
+        gr.Markdown(i18n("app.header"))
         with gr.Tabs() as tabs:
             ctx.tabs = tabs
             for tab_id, module_name, needs in TABS:
