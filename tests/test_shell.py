@@ -82,3 +82,21 @@ def test_ui_errors_turns_engine_errors_into_gradio_errors():
     assert next(gen) == 1
     with pytest.raises(gr.Error, match="stream broke"):
         next(gen)
+
+
+def test_translated_strings_are_never_glued_into_other_text(tiny_models, tmp_path):
+    """An I18n key formatted into an f-string shows raw JSON to the user instead of text."""
+    import re
+
+    whole = re.compile(r'^__i18n__\{"__type__": "translation_metadata", "key": "[^"]+"\}$')
+    args = app.parse_args(["--config", str(tiny_models), "--data-dir", str(tmp_path)])
+    demo = app.build_app(args)
+    glued = [
+        (type(block).__name__, attr, value[:80])
+        for block in demo.blocks.values()
+        for attr in ("value", "label", "info", "placeholder")
+        if isinstance(value := getattr(block, attr, None), str)
+        and "__i18n__" in value
+        and not whole.match(value)
+    ]
+    assert glued == []
