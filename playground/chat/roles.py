@@ -83,7 +83,7 @@ class Role:
     constraints: list[str] = field(default_factory=list)
     delimiter: str = ""  # e.g. "###" or "<input>": wraps every user message
     first_message: str = ""  # the greeting shown when a chat starts
-    preset: bool = False  # shipped with the app (not editable in place)
+    preset: bool = field(default=False, compare=False)  # shipped with the app
 
     # ------------------------------------------------------------ assembly
 
