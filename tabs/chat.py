@@ -333,7 +333,6 @@ def _builder_panel(ctx: AppContext, role: Role) -> dict[str, Any]:
             value=values["examples"],
             headers=["input", "output"],
             column_count=2,
-            column_limits=(2, 2),
             type="array",
             interactive=True,
             wrap=True,
@@ -406,6 +405,9 @@ def _wire_roles(ctx: AppContext, c: dict, b: dict) -> None:
         queue=False,
     )
 
+    def refresh_roles(language, client_id, request: gr.Request):
+        return _refresh_roles(ctx, language, client_id, request)
+
     @ui_errors
     def pick_role(value, language, client_id, request: gr.Request):
         role = _load_picked(ctx, value, language, _roles_dir(ctx, request, client_id))
@@ -426,14 +428,14 @@ def _wire_roles(ctx: AppContext, c: dict, b: dict) -> None:
         api_visibility="private",
         **ctx.light,
     ).then(
-        lambda lang, cid, request: _refresh_roles(ctx, lang, cid, request),
+        refresh_roles,
         [c["role_lang"], ctx.client_id],
         [c["role_pick"], c["role_b"]],
         api_visibility="private",
     )
 
     @ui_errors
-    def save(state, language, client_id, request: gr.Request):
+    def save(state, language="en", client_id=None, request: gr.Request = None):
         role = save_user_role(_roles_dir(ctx, request, client_id), Role.from_dict(state))
         gr.Info(f"Saved role '{role.name}'.")
         choices = _role_choices(ctx, _roles_dir(ctx, request, client_id), language)
@@ -448,7 +450,7 @@ def _wire_roles(ctx: AppContext, c: dict, b: dict) -> None:
     )
 
     @ui_errors
-    def export(state, client_id, request: gr.Request):
+    def export(state, client_id=None, request: gr.Request = None):
         role = Role.from_dict(state)
         folder = user_dir(ctx.data_dir, owner_of(request, client_id), "exports")
         path = folder / f"{role.id}.role.json"
@@ -700,7 +702,13 @@ def _wire_chat(ctx: AppContext, c: dict, g: dict, b: dict, prompt_a, prompt_b) -
         queue=False,
     )
 
-    def clear(role_state, role_b_id, language, client_id, request: gr.Request):
+    def clear(
+        role_state,
+        role_b_id=DEFAULT_ROLE,
+        language="en",
+        client_id=None,
+        request: gr.Request = None,
+    ):
         role = Role.from_dict(role_state)
         role_b = _load_picked(ctx, role_b_id, language, _roles_dir(ctx, request, client_id))
         return greeting(role), greeting(role_b), "", "", ""
