@@ -172,7 +172,7 @@ def _stream_local(
     stop: threading.Event,
     info: StreamInfo,
 ) -> Iterator[str]:
-    from transformers import StoppingCriteriaList, TextIteratorStreamer
+    from transformers import StoppingCriteriaList
 
     with registry.use(model) as chat_model:
         apply_configured_template(chat_model)
@@ -190,12 +190,11 @@ def _stream_local(
         inputs = {k: v.to(chat_model.model.device) for k, v in inputs.items()}
         # Our own event too, so that abandoning the iterator also ends the worker.
         halt = threading.Event()
-        streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
-        counter = _TokenCounter(info)
+        streamer = _token_streamer(tokenizer, info)
         kwargs = dict(
             **inputs,
             **settings.generate_kwargs(),
-            streamer=_Tee(streamer, counter),
+            streamer=streamer,
             stopping_criteria=StoppingCriteriaList([_StopOnEvent(stop), _StopOnEvent(halt)]),
             pad_token_id=tokenizer.pad_token_id,
         )
@@ -227,7 +226,7 @@ def _stream_local(
             raise _explain_generation_error(model, failure[0])
         if stop.is_set():
             info.finish_reason = "cancelled"
-        elif counter.count >= settings.max_new_tokens:
+        elif info.new_tokens >= settings.max_new_tokens:
             info.finish_reason = "length"
         else:
             info.finish_reason = "stop"
@@ -264,40 +263,36 @@ def _read(streamer: Any, worker: threading.Thread) -> Iterator[str]:
         yield piece
 
 
-class _TokenCounter:
-    """Counts generated tokens as they are made (the first put is the prompt), live in ``info``."""
+def _token_streamer(tokenizer: Any, info: StreamInfo) -> Any:
+    """A ``TextIteratorStreamer`` that hands out text after every token, not every word.
 
-    def __init__(self, info: StreamInfo) -> None:
-        self.info = info
-        self.prompt_seen = False
+    The stock streamer holds text back until a space, which makes a reply (and
+    random test models especially) arrive in lumps. Here only an incomplete
+    multi-byte character is held back. It also counts tokens into ``info``.
+    """
+    from transformers import TextIteratorStreamer
 
-    @property
-    def count(self) -> int:
-        return self.info.new_tokens
+    class TokenStreamer(TextIteratorStreamer):
+        def put(self, value: Any) -> None:
+            if len(value.shape) > 1:
+                value = value[0]
+            if self.next_tokens_are_prompt:
+                self.next_tokens_are_prompt = False
+                return
+            info.new_tokens += int(value.numel())
+            self.token_cache.extend(value.tolist())
+            text = self.tokenizer.decode(self.token_cache, **self.decode_kwargs)
+            if text.endswith("\ufffd"):  # half a character: wait for the next token
+                return
+            printable = text[self.print_len :]
+            if text.endswith("\n"):  # keep decoding cheap: start afresh after each line
+                self.token_cache, self.print_len = [], 0
+            else:
+                self.print_len = len(text)
+            if printable:
+                self.on_finalized_text(printable)
 
-    def put(self, value: Any) -> None:
-        if not self.prompt_seen:
-            self.prompt_seen = True
-            return
-        self.info.new_tokens += int(value.numel()) if hasattr(value, "numel") else 1
-
-    def end(self) -> None:
-        pass
-
-
-class _Tee:
-    """Hands every token to several streamers."""
-
-    def __init__(self, *streamers: Any) -> None:
-        self.streamers = streamers
-
-    def put(self, value: Any) -> None:
-        for s in self.streamers:
-            s.put(value)
-
-    def end(self) -> None:
-        for s in self.streamers:
-            s.end()
+    return TokenStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
 
 
 def _explain_generation_error(model: str, exc: BaseException) -> BaseException:
