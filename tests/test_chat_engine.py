@@ -272,3 +272,14 @@ def test_endpoint_down_gives_a_clear_error(registry):
         ModelLoadError, match=r"cannot reach the server at http://127.0.0.1:9/v1.*Is it running"
     ):
         complete(registry, "down", HELLO)
+
+
+def test_chat_template_from_models_yaml_options(registry):
+    from playground.testing.tokenizer import CHATML_TEMPLATE
+
+    tiny_entry(registry, "tiny-templated", options={"chat_template": CHATML_TEMPLATE})
+    registry.get("tiny-templated").tokenizer.chat_template = None
+    prepared = render_prompt(
+        registry, "tiny-templated", HELLO, GenerationSettings(max_new_tokens=4)
+    )
+    assert prepared.text.endswith("<|im_start|>assistant\n")
