@@ -217,9 +217,16 @@ def build(ctx: AppContext) -> None:
             b = _builder_panel(ctx, default_role)
             with gr.Accordion(ctx.t("chat.prompt_sent"), open=False):
                 gr.Markdown(ctx.t("chat.prompt_sent_help"))
-                prompt_a = gr.Code(label="A", language=None, interactive=False, lines=8)
+                prompt_a = gr.Code(
+                    label="A", language=None, interactive=False, lines=8, wrap_lines=True
+                )
                 prompt_b = gr.Code(
-                    label="B", language=None, interactive=False, lines=8, visible=False
+                    label="B",
+                    language=None,
+                    interactive=False,
+                    lines=8,
+                    visible=False,
+                    wrap_lines=True,
                 )
 
     ctx.shared.update(
@@ -350,6 +357,7 @@ def _builder_panel(ctx: AppContext, role: Role) -> dict[str, Any]:
             role.system_prompt(),
             label=ctx.t("chat.assembled"),
             language="markdown",
+            wrap_lines=True,
             interactive=False,
         )
         b["state"] = gr.State(role.to_dict())
@@ -605,28 +613,30 @@ def _wire_chat(ctx: AppContext, c: dict, g: dict, b: dict, prompt_a, prompt_b) -
 
     @ui_errors
     def regenerate(
-        history,
-        model,
-        temperature,
-        top_p,
-        top_k,
-        repetition_penalty,
-        max_new_tokens,
-        seed,
-        compare,
-        model_b,
-        role_b,
-        history_b,
-        role_state,
-        language,
-        client_id,
-        request: gr.Request,
+        history: list,
+        model: str,
+        temperature: float = 0.7,
+        top_p: float = 0.9,
+        top_k: int = 50,
+        repetition_penalty: float = 1.0,
+        max_new_tokens: int = 256,
+        seed: int | None = None,
+        compare: bool = False,
+        model_b: str | None = None,
+        role_b: str = DEFAULT_ROLE,
+        history_b: list | None = None,
+        role_state: dict | None = None,
+        language: str = "en",
+        client_id: str | None = None,
+        request: gr.Request = None,
     ):
+        """Answer the last message again (a new sample unless the seed is fixed)."""
         settings = settings_from(locals())
         history, history_b = (
             _strip_reply(history),
-            _strip_reply(history_b) if compare else history_b,
+            _strip_reply(history_b) if compare else list(history_b or []),
         )
+        role_state = role_state or load_role(DEFAULT_ROLE).to_dict()
         if not history or history[-1]["role"] != "user":
             raise InputError("nothing to regenerate yet: send a message first")
         yield from _reply(
@@ -694,7 +704,7 @@ def _wire_chat(ctx: AppContext, c: dict, g: dict, b: dict, prompt_a, prompt_b) -
         kept_b = list(history_b or [])[:last_b] if last_b is not None else history_b
         return history[:last], kept_b, text
 
-    c["edit_last"].click(
+    edit_event = c["edit_last"].click(
         edit_last,
         [c["chatbot"], c["chatbot_b"]],
         [c["chatbot"], c["chatbot_b"], c["message"]],
@@ -713,7 +723,7 @@ def _wire_chat(ctx: AppContext, c: dict, g: dict, b: dict, prompt_a, prompt_b) -
         role_b = _load_picked(ctx, role_b_id, language, _roles_dir(ctx, request, client_id))
         return greeting(role), greeting(role_b), "", "", ""
 
-    c["clear"].click(
+    clear_event = c["clear"].click(
         clear,
         [b["state"], c["role_b"], c["role_lang"], ctx.client_id],
         [c["chatbot"], c["chatbot_b"], c["notice"], prompt_a, prompt_b],
@@ -731,13 +741,31 @@ def _wire_chat(ctx: AppContext, c: dict, g: dict, b: dict, prompt_a, prompt_b) -
         api_visibility="private",
         queue=False,
     )
+
+    def pick_role_b(role_b_id, language, client_id, request: gr.Request):
+        return greeting(_load_picked(ctx, role_b_id, language, _roles_dir(ctx, request, client_id)))
+
     c["role_b"].input(
-        clear,
-        [b["state"], c["role_b"], c["role_lang"], ctx.client_id],
-        [c["chatbot"], c["chatbot_b"], c["notice"], prompt_a, prompt_b],
+        pick_role_b,
+        [c["role_b"], c["role_lang"], ctx.client_id],
+        c["chatbot_b"],
         api_visibility="private",
         queue=False,
     )
+
+    # A page refresh must not lose the conversation: keep chat A in the browser too.
+    saved = gr.BrowserState([], storage_key="aigc-playground-chat")
+    for event in (send_event, submit_event, regen_event, edit_event, clear_event):
+        event.then(plain_history, c["chatbot"], saved, api_visibility="private", queue=False)
+    root = gr.context.Context.root_block
+    if root is not None:
+        root.load(
+            lambda kept: kept or gr.skip(),
+            saved,
+            c["chatbot"],
+            api_visibility="private",
+            queue=False,
+        )
 
     @ui_errors
     def model_defaults(model):

@@ -177,3 +177,14 @@ def test_cli_system_prompt_and_errors(tiny_models, capsys):
     assert "not configured" in capsys.readouterr().err
     assert cli_main(["chat", "--config", str(tiny_models), "--role", "nope", "hi"]) == 2
     assert "sd-prompt" in capsys.readouterr().err
+
+
+def test_regenerate_replaces_the_last_reply(client):
+    history, *_ = client.predict("Hi again", max_new_tokens=10, seed=21, api_name="/chat")
+    again, *_ = client.predict(history, max_new_tokens=10, seed=21, api_name="/chat_regenerate")
+    assert len(again) == len(history) and _text(again[-2]) == "Hi again"
+    assert _text(again[-1]) == _text(history[-1])  # same seed, same reply
+    other, *_ = client.predict(
+        history, max_new_tokens=10, seed=22, temperature=1.0, api_name="/chat_regenerate"
+    )
+    assert len(other) == len(history)
