@@ -8,9 +8,7 @@ how each part of a prompt changes the answer.
 
 from __future__ import annotations
 
-import queue
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ from playground.chat import (
     import_card,
     list_roles,
     load_role,
+    merge_streams,
     save_user_role,
     stream_chat,
 )
@@ -155,45 +154,6 @@ def stats_line(info) -> str:
             f"{info.context_window}-token context window (the system prompt is kept)."
         )
     return line
-
-
-def merge_streams(streams: list, stop: threading.Event) -> Iterator[tuple[int, str]]:
-    """Run several reply streams at once; yield ``(index, text)`` as any of them advances."""
-    if len(streams) == 1:
-        for text in streams[0]:
-            yield 0, text
-        return
-    updates: queue.Queue = queue.Queue()
-    done = object()
-
-    def pump(index: int, stream) -> None:
-        try:
-            for text in stream:
-                updates.put((index, text))
-        except BaseException as exc:  # handed to the reading side
-            updates.put((index, exc))
-        finally:
-            updates.put((index, done))
-
-    threads = [
-        threading.Thread(target=pump, args=(i, s), daemon=True) for i, s in enumerate(streams)
-    ]
-    for thread in threads:
-        thread.start()
-    running = len(threads)
-    try:
-        while running:
-            index, item = updates.get()
-            if item is done:
-                running -= 1
-            elif isinstance(item, BaseException):
-                raise item
-            else:
-                yield index, item
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join()
 
 
 # ------------------------------------------------------------------ the tab

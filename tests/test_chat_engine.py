@@ -8,7 +8,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from playground.chat import GenerationSettings, Role, complete, prepare, render_prompt, stream_chat
+from playground.chat import (
+    GenerationSettings,
+    Role,
+    complete,
+    merge_streams,
+    prepare,
+    render_prompt,
+    stream_chat,
+)
 from playground.chat.prompt import drop_oldest_turn
 from playground.config import ModelEntry
 from playground.errors import InputError, ModelLoadError
@@ -283,3 +291,33 @@ def test_chat_template_from_models_yaml_options(registry):
         registry, "tiny-templated", HELLO, GenerationSettings(max_new_tokens=4)
     )
     assert prepared.text.endswith("<|im_start|>assistant\n")
+
+
+def test_seeded_replies_stay_reproducible_when_run_at_once(shared_registry):
+    """Compare mode runs two streams together; seeds must still hold."""
+    settings = GenerationSettings(**{**SAMPLE.as_dict(), "max_new_tokens": 16})
+    alone = complete(shared_registry, "tiny-chat", HELLO, settings)
+    stop = threading.Event()
+    streams = [
+        stream_chat(shared_registry, "tiny-chat", HELLO, settings, stop=stop) for _ in range(2)
+    ]
+    for _ in merge_streams(streams, stop):
+        pass
+    assert streams[0].text == streams[1].text == alone
+
+
+def test_endpoint_prompt_preview_and_trimming(registry):
+    registry.register(
+        ModelEntry(
+            name="remote-small",
+            task="endpoint",
+            base_url="http://127.0.0.1:9/v1",
+            api_model="m",
+            options={"context_window": 60},
+        )
+    )
+    prepared = render_prompt(
+        registry, "remote-small", _conversation(6), GenerationSettings(max_new_tokens=20)
+    )
+    assert prepared.dropped > 0 and prepared.messages[0]["role"] == "system"
+    assert json.loads(prepared.text) == prepared.messages

@@ -11,7 +11,14 @@ No gradio here, and torch/transformers are imported only when a reply is generat
 """
 
 from playground.chat.cards import character_to_role, export_card, export_card_json, import_card
-from playground.chat.engine import ChatStream, StreamInfo, complete, render_prompt, stream_chat
+from playground.chat.engine import (
+    ChatStream,
+    StreamInfo,
+    complete,
+    merge_streams,
+    render_prompt,
+    stream_chat,
+)
 from playground.chat.prompt import PreparedPrompt, prepare
 from playground.chat.roles import (
     Example,
@@ -39,6 +46,7 @@ __all__ = [
     "import_card",
     "list_roles",
     "load_role",
+    "merge_streams",
     "prepare",
     "preset_ids",
     "render_prompt",

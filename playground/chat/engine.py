@@ -9,7 +9,9 @@ iterator) ends generation within a token. The model is held with
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import queue
 import threading
 import time
 from collections.abc import Iterator
@@ -24,6 +26,9 @@ log = logging.getLogger(__name__)
 
 # How long the reader waits for the next token before checking the worker is alive.
 _POLL_SECONDS = 0.1
+# Sampling draws from torch's global random generator, so two seeded replies running
+# at once (compare mode) would disturb each other: seeded replies take turns.
+_SEEDED = threading.Lock()
 
 
 @dataclass
@@ -122,14 +127,66 @@ def complete(
     return stream.text
 
 
+def merge_streams(streams: list, stop: threading.Event) -> Iterator[tuple[int, str]]:
+    """Run several reply streams at once; yield ``(index, text)`` as any of them advances.
+
+    ``stop`` must be the event the streams were started with: it is set when the
+    consumer leaves early or one stream fails, so that every stream ends.
+    """
+    if len(streams) == 1:
+        for text in streams[0]:
+            yield 0, text
+        return
+    updates: queue.Queue = queue.Queue()
+    done = object()
+
+    def pump(index: int, stream) -> None:
+        try:
+            for text in stream:
+                updates.put((index, text))
+        except BaseException as exc:  # handed to the reading side
+            updates.put((index, exc))
+        finally:
+            updates.put((index, done))
+
+    threads = [
+        threading.Thread(target=pump, args=(i, s), daemon=True) for i, s in enumerate(streams)
+    ]
+    for thread in threads:
+        thread.start()
+    running = len(threads)
+    try:
+        while running:
+            index, item = updates.get()
+            if item is done:
+                running -= 1
+            elif isinstance(item, BaseException):
+                raise item
+            else:
+                yield index, item
+    finally:
+        if running:
+            stop.set()
+        for thread in threads:
+            thread.join()
+
+
 def render_prompt(
     registry: Any,
     model: str,
     messages: list[dict[str, str]],
     settings: GenerationSettings | None = None,
 ) -> PreparedPrompt:
-    """The exact text a local model would receive (after trimming), without generating."""
+    """The exact text a local model would receive (after trimming), without generating.
+
+    For an endpoint it is the JSON list of messages that would be sent.
+    """
     settings = (settings or GenerationSettings.for_model(registry, model)).validated()
+    entry = registry.entry(model)
+    if entry.task == "endpoint":
+        from playground.chat.remote import prepare_endpoint
+
+        return prepare_endpoint(entry, messages, settings)
     with registry.use(model) as chat_model:
         apply_configured_template(chat_model)
         return prepare(
@@ -236,12 +293,13 @@ def _generate(model: Any, kwargs: dict, seed: int | None, streamer: Any, failure
     import torch
 
     try:
-        if seed is not None:
-            from transformers import set_seed
+        with _SEEDED if seed is not None else contextlib.nullcontext():
+            if seed is not None:
+                from transformers import set_seed
 
-            set_seed(seed)
-        with torch.inference_mode():
-            model.generate(**kwargs)
+                set_seed(seed)
+            with torch.inference_mode():
+                model.generate(**kwargs)
     except BaseException as exc:  # re-raised in the reading thread
         failure.append(exc)
         streamer.end()

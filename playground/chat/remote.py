@@ -42,6 +42,23 @@ def trim_for_endpoint(
     return messages, dropped
 
 
+def prepare_endpoint(
+    entry: Any, messages: list[dict[str, str]], settings: GenerationSettings
+) -> Any:
+    """The messages an endpoint would get, trimmed to ``options.context_window`` if set."""
+    from playground.chat.prompt import PreparedPrompt
+
+    window = entry.options.get("context_window")
+    kept, dropped = trim_for_endpoint(check_messages(messages), window, settings.max_new_tokens)
+    return PreparedPrompt(
+        messages=kept,
+        text=json.dumps(kept, ensure_ascii=False, indent=2),
+        prompt_tokens=sum(estimate_tokens(m["content"]) for m in kept),
+        context_window=int(window or 0),
+        dropped=dropped,
+    )
+
+
 def _client(endpoint: Any) -> Any:
     try:
         from openai import OpenAI, Timeout
@@ -97,12 +114,10 @@ def stream_endpoint(
     info: Any,
 ) -> Iterator[str]:
     with registry.use(model) as endpoint:
-        messages = check_messages(messages)
-        window = endpoint.entry.options.get("context_window")
-        messages, info.dropped = trim_for_endpoint(messages, window, settings.max_new_tokens)
-        info.context_window = int(window or 0)
-        info.prompt = json.dumps(messages, ensure_ascii=False, indent=2)
-        info.prompt_tokens = sum(estimate_tokens(m["content"]) for m in messages)
+        prepared = prepare_endpoint(endpoint.entry, messages, settings)
+        messages = prepared.messages
+        info.prompt, info.prompt_tokens = prepared.text, prepared.prompt_tokens
+        info.context_window, info.dropped = prepared.context_window, prepared.dropped
         client = _client(endpoint)
         start = time.perf_counter()
         stream = _open(client, endpoint, request_kwargs(endpoint, messages, settings))
