@@ -717,12 +717,25 @@ def _wire_chat(ctx: AppContext, c: dict, g: dict, b: dict, prompt_a, prompt_b) -
     saved = gr.BrowserState([], storage_key="aigc-playground-chat")
     for event in (send_event, submit_event, regen_event, edit_event, clear_event):
         event.then(plain_history, c["chatbot"], saved, api_visibility="private", queue=False)
+
+    def on_page_load(kept, language, client_id, request: gr.Request):
+        """Restore the conversation; list this user's roles and any new adapters."""
+        roles = _role_choices(ctx, _roles_dir(ctx, request, client_id), language or "en")
+        models = model_choices(registry)
+        return (
+            kept or gr.skip(),
+            gr.update(choices=roles),
+            gr.update(choices=roles),
+            gr.update(choices=models),
+            gr.update(choices=models),
+        )
+
     root = gr.context.Context.root_block
     if root is not None:
         root.load(
-            lambda kept: kept or gr.skip(),
-            saved,
-            c["chatbot"],
+            on_page_load,
+            [saved, c["role_lang"], ctx.client_id],
+            [c["chatbot"], c["role_pick"], c["role_b"], c["model"], c["model_b"]],
             api_visibility="private",
             queue=False,
         )
