@@ -17,6 +17,7 @@ import gradio as gr
 from playground.chat import (
     GenerationSettings,
     Role,
+    delete_user_role,
     export_card_json,
     import_card,
     list_roles,
@@ -327,6 +328,7 @@ def _builder_panel(ctx: AppContext, role: Role) -> dict[str, Any]:
             b["import"] = gr.UploadButton(
                 ctx.t("chat.import_role"), file_types=[".json", ".png"], type="binary"
             )
+            b["delete"] = gr.Button(ctx.t("chat.delete_role"), variant="stop")
         b["card"] = gr.File(label=ctx.t("chat.card_file"), visible=False, interactive=False)
     return b
 
@@ -443,6 +445,29 @@ def _wire_roles(ctx: AppContext, c: dict, b: dict) -> None:
     b["import"].upload(
         import_,
         [b["import"], c["role_lang"], ctx.client_id],
+        [c["role_pick"], c["role_b"], *fields, c["chatbot"]],
+        api_visibility="private",
+        **ctx.light,
+    )
+
+    @ui_errors
+    def delete(value, language, client_id, request: gr.Request):
+        if not (value or "").startswith(USER_PREFIX):
+            raise InputError("pick one of your own roles (marked ★) to delete; presets stay")
+        folder = _roles_dir(ctx, request, client_id)
+        delete_user_role(folder, value[len(USER_PREFIX) :])
+        role = load_role(DEFAULT_ROLE, language)
+        choices = _role_choices(ctx, folder, language)
+        return (
+            gr.update(choices=choices, value=DEFAULT_ROLE),
+            gr.update(choices=choices),
+            *builder_values(role),
+            greeting(role),
+        )
+
+    b["delete"].click(
+        delete,
+        [c["role_pick"], c["role_lang"], ctx.client_id],
         [c["role_pick"], c["role_b"], *fields, c["chatbot"]],
         api_visibility="private",
         **ctx.light,

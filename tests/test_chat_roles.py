@@ -12,6 +12,7 @@ import pytest
 from playground.chat import (
     Example,
     Role,
+    delete_user_role,
     export_card,
     export_card_json,
     import_card,
@@ -148,6 +149,11 @@ def test_user_roles_are_saved_per_user_and_listed(tmp_path):
     # Saving over a preset's id keeps the preset intact.
     clash = save_user_role(alice, load_role("tutor"))
     assert clash.id == "tutor-custom" and load_role("tutor").preset
+    assert delete_user_role(alice, "demo") and not delete_user_role(alice, "demo")
+    with pytest.raises(InputError, match="no role called 'demo'"):
+        load_role("demo", user_roles=alice)
+    with pytest.raises(InputError, match="not a role id"):
+        delete_user_role(alice, "../escape")
 
 
 def test_role_card_round_trip():
