@@ -321,3 +321,18 @@ def test_endpoint_prompt_preview_and_trimming(registry):
     )
     assert prepared.dropped > 0 and prepared.messages[0]["role"] == "system"
     assert json.loads(prepared.text) == prepared.messages
+
+
+def test_template_without_system_role_gets_the_prompt_in_the_first_user_turn(registry):
+    tiny_entry(registry, "tiny-nosystem")
+    registry.get("tiny-nosystem").tokenizer.chat_template = (
+        "{% if messages[0]['role'] == 'system' %}"
+        "{{ raise_exception('System role not supported') }}{% endif %}"
+        "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
+        "{% endfor %}<|im_start|>assistant\n"
+    )
+    messages = [{"role": "system", "content": "Be brief."}, *HELLO]
+    prepared = render_prompt(
+        registry, "tiny-nosystem", messages, GenerationSettings(max_new_tokens=4)
+    )
+    assert prepared.text.startswith("<|im_start|>user\nBe brief.\n\nHello!")
