@@ -97,7 +97,9 @@ def build_app(args: argparse.Namespace | None = None):
                                     secret=_browser_secret(data_dir))
         ctx = AppContext(registry=registry, data_dir=data_dir, i18n=i18n, settings=settings,
                          client_id=client_id)
-        gr.Markdown(f"# {i18n('app.title')}\n{i18n('app.intro')}")
+        # One translated string per component: the browser translates a whole value.
+        gr.Markdown(f"# {i18n('app.title')}")
+        gr.Markdown(i18n("app.intro"))
         with gr.Tabs() as tabs:
             ctx.tabs = tabs
             for tab_id, module_name, needs in TABS:
