@@ -123,6 +123,25 @@ def by_tokens(
     return by_steps(per_token, base=base, key=key, default_steps=default_tokens)
 
 
+def by_text_length(
+    per_char: float, *, base: float = 10.0, key: str = "text", default_chars: int = 200
+) -> Callable[..., float]:
+    """A duration callable for speech: ``base + len(text) * per_char`` seconds.
+
+    ``text`` is the keyword argument ``key``, else the longest string argument.
+    """
+
+    def duration(*args: Any, **kwargs: Any) -> float:
+        text = kwargs.get(key)
+        if not isinstance(text, str):
+            strings = [a for a in list(args) + list(kwargs.values()) if isinstance(a, str)]
+            text = max(strings, key=len) if strings else None
+        return base + (len(text) if text is not None else default_chars) * per_char
+
+    duration.__name__ = f"duration_by_len_{key}"
+    return duration
+
+
 def training_allowed() -> bool:
     """False on ZeroGPU, where a training run would be cut off; see ``TRAINING_DISABLED``."""
     return not on_zerogpu()

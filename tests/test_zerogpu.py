@@ -131,6 +131,16 @@ def test_streaming_generator_is_wrapped_and_streams(on_zero):
     assert on_zero.requests == [("stream", 25)]
 
 
+def test_callable_duration_from_text_length(on_zero):
+    @zerogpu.gpu(duration=zerogpu.by_text_length(0.5, base=10))
+    def speak(voice, text):
+        return len(text)
+
+    speak("narrator", "x" * 40)
+    speak(voice="narrator", text="y" * 100)
+    assert [s for _, s in on_zero.requests] == [30, 60]
+
+
 def test_training_disabled_on_zerogpu_with_a_pointer(on_zero):
     assert zerogpu.training_allowed() is False
     with pytest.raises(zerogpu.TrainingDisabledError) as err:
