@@ -158,7 +158,12 @@ def app_caller(config: Path, api_name: str, api_args: str, data_dir: Path):
 
     args = app.parse_args(["--config", str(config), "--data-dir", str(data_dir)])
     demo = app.build_app(args)
-    demo.launch(prevent_thread_lock=True, quiet=True, i18n=demo.i18n_strings)
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    demo.launch(server_port=port, prevent_thread_lock=True, quiet=True, i18n=demo.i18n_strings)
     url = demo.local_url
     clients: dict[int, Client] = {}
 
