@@ -113,6 +113,8 @@ def build_app(args: argparse.Namespace | None = None):
                max_size=WORKSHOP_QUEUE_SIZE if args.workshop else None)
     demo.registry = registry
     demo.settings = settings
+    if zero:
+        log.info("ZeroGPU: GPU-wrapped events %s", zerogpu.wrap_heavy_events(demo))
     demo.i18n_strings = i18n
     return demo
 

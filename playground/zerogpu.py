@@ -26,6 +26,7 @@ import contextlib
 import functools
 import importlib
 import importlib.util
+import inspect
 import os
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -68,7 +69,13 @@ def setup() -> bool:
     """
     if not on_zerogpu():
         return False
-    importlib.import_module("spaces")
+    spaces = importlib.import_module("spaces")
+    # Gradio would otherwise wrap *every* event (listing files too) in a default
+    # GPU request; ``wrap_heavy_events`` wraps only the model-bound ones, each
+    # with a fitting duration.
+    disable = getattr(spaces, "disable_gradio_auto_wrap", None)
+    if callable(disable):
+        disable()
     return True
 
 
@@ -86,7 +93,7 @@ def gpu(fn: F | None = None, *, duration: Duration = 60) -> Any:
         if not on_zerogpu():
             return func
         spaces = importlib.import_module("spaces")
-        wrapped = spaces.GPU(duration=_clamped(duration))(func)
+        wrapped = spaces.GPU(duration=_clamped(_bound(func, duration)))(func)
         with contextlib.suppress(AttributeError):  # a wrapper type without a __dict__
             wrapped.zerogpu_duration = duration  # type: ignore[attr-defined]
         return wrapped
@@ -95,24 +102,28 @@ def gpu(fn: F | None = None, *, duration: Duration = 60) -> Any:
 
 
 def by_steps(
-    per_step: float, *, base: float = 10.0, key: str = "steps", default_steps: int = 30
+    per_step: float,
+    *,
+    base: float = 10.0,
+    key: str = "steps",
+    default_steps: int = 30,
+    times: str | None = None,
 ) -> Callable[..., float]:
-    """A duration callable: ``base + steps * per_step`` seconds.
+    """A duration callable: ``base + steps * per_step`` seconds (``* times`` if given).
 
-    ``steps`` is read from the call's keyword argument ``key``, or from an
-    argument with an attribute of that name (a settings dataclass); else
-    ``default_steps``.
+    ``steps`` is the call's argument named ``key`` (positional arguments are
+    matched to the function's parameter names), or an attribute of that name
+    on an argument (a settings dataclass); else ``default_steps``. ``times``
+    names a multiplier argument, such as a batch count.
     """
 
     def duration(*args: Any, **kwargs: Any) -> float:
-        steps = _find(key, args, kwargs)
-        try:
-            count = int(steps) if steps is not None else default_steps
-        except (TypeError, ValueError):
-            count = default_steps
-        return base + max(count, 1) * per_step
+        count = _number(_find(key, args, kwargs), default_steps)
+        factor = _number(_find(times, args, kwargs), 1) if times else 1
+        return base + max(count, 1) * max(factor, 1) * per_step
 
     duration.__name__ = f"duration_by_{key}"
+    duration.named_args = True  # type: ignore[attr-defined]
     return duration
 
 
@@ -139,7 +150,64 @@ def by_text_length(
         return base + (len(text) if text is not None else default_chars) * per_char
 
     duration.__name__ = f"duration_by_len_{key}"
+    duration.named_args = True  # type: ignore[attr-defined]
     return duration
+
+
+# How long each model-bound event of the app may hold a ZeroGPU, by api_name
+# (seconds, or a callable of the event handler's arguments). Generous upper
+# bounds for the default models on ZeroGPU's H200 slices; only real use is billed.
+EVENT_DURATIONS: dict[str, Duration] = {
+    "chat": by_tokens(0.05, base=15),
+    "chat_regenerate": by_tokens(0.05, base=15),
+    "rag_index": 180,
+    "rag_search": 30,
+    "rag_ask": by_tokens(0.05, base=20),
+    "image_generate": by_steps(1.0, base=15, times="batch_count"),
+    "image_prompt_assistant": 60,
+    "voice_check": 60,
+    "voice_clone": by_text_length(0.2, base=30),
+    "voice_speak": by_text_length(0.2, base=30),
+}
+# Loading belongs outside GPU calls on ZeroGPU (weights are placed at start-up).
+NOT_ON_GPU = {"models_load", "models_unload", "models_unload_all", "models_status"}
+
+
+def wrap_heavy_events(
+    demo: Any,
+    durations: dict[str, Duration] | None = None,
+    *,
+    default: Duration = 120,
+    concurrency_id: str = "heavy",
+) -> list[str]:
+    """On ZeroGPU, wrap every model-bound event handler of a built Blocks with ``spaces.GPU``.
+
+    Events are found by their ``concurrency_id`` (``**ctx.heavy``); each gets
+    the duration listed for its ``api_name`` (an unnamed twin -- the same
+    function bound to Enter -- gets its named sibling's). Returns the wrapped
+    events' names; a no-op returning ``[]`` elsewhere.
+    """
+    if not on_zerogpu():
+        return []
+    durations = {**EVENT_DURATIONS, **(durations or {})}
+    fns = list(getattr(demo, "fns", {}).values())
+    by_fn: dict[int, str] = {}  # a function's public name; private twins get an automatic one
+    for f in fns:
+        if f.fn is not None and f.api_name and getattr(f, "api_visibility", "public") == "public":
+            by_fn.setdefault(id(f.fn), f.api_name)
+    wrapped = []
+    for block_fn in fns:
+        fn = block_fn.fn
+        if fn is None or block_fn.concurrency_id != concurrency_id:
+            continue
+        if getattr(fn, "zerogpu_duration", None) is not None:
+            continue  # already wrapped (a twin sharing the function object)
+        name = by_fn.get(id(fn)) or block_fn.api_name or getattr(fn, "__name__", "fn")
+        if name in NOT_ON_GPU:
+            continue
+        block_fn.fn = gpu(duration=durations.get(name, default))(fn)
+        wrapped.append(name)
+    return wrapped
 
 
 def training_allowed() -> bool:
@@ -164,7 +232,40 @@ def _clamped(duration: Duration) -> Duration:
     return clamp
 
 
-def _find(key: str, args: tuple, kwargs: dict) -> Any:
+def _bound(func: Callable[..., Any], duration: Duration) -> Duration:
+    """Let our duration helpers see positional arguments under their parameter names."""
+    if not getattr(duration, "named_args", False):
+        return duration
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):
+        return duration
+
+    def named(*args: Any, **kwargs: Any) -> float:
+        try:
+            bound = signature.bind_partial(*args, **kwargs).arguments
+        except TypeError:
+            return duration(*args, **kwargs)
+        flat = dict(bound)
+        for extra in ("args", "kwargs"):  # *args / **kwargs parameters
+            value = flat.pop(extra, None)
+            if isinstance(value, dict):
+                flat.update(value)
+        return duration(**flat)
+
+    return named
+
+
+def _number(value: Any, default: float) -> float:
+    try:
+        return float(value) if value is not None and not isinstance(value, bool) else default
+    except (TypeError, ValueError):
+        return default
+
+
+def _find(key: str | None, args: tuple, kwargs: dict) -> Any:
+    if key is None:
+        return None
     if key in kwargs and kwargs[key] is not None:
         return kwargs[key]
     for value in list(kwargs.values()) + list(args):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 import types
 from dataclasses import dataclass
 
+import gradio as gr
 import pytest
 
 from playground import zerogpu
@@ -17,6 +19,10 @@ class FakeSpaces(types.ModuleType):
     def __init__(self):
         super().__init__("spaces")
         self.requests: list[tuple[str, int]] = []
+        self.auto_wrap_disabled = False
+
+    def disable_gradio_auto_wrap(self):
+        self.auto_wrap_disabled = True
 
     def GPU(self, fn=None, *, duration=60):  # noqa: N802 - the real name
         def decorate(func):
@@ -25,14 +31,17 @@ class FakeSpaces(types.ModuleType):
             def seconds(args, kwargs):
                 return duration(*args, **kwargs) if callable(duration) else duration
 
+            # like the real package, keep the signature (Gradio injects gr.Request by it)
             if inspect.isgeneratorfunction(func):
 
+                @functools.wraps(func)
                 def gen(*args, **kwargs):
                     self.requests.append((func.__name__, seconds(args, kwargs)))
                     yield from func(*args, **kwargs)
 
                 return gen
 
+            @functools.wraps(func)
             def call(*args, **kwargs):
                 self.requests.append((func.__name__, seconds(args, kwargs)))
                 return func(*args, **kwargs)
@@ -89,6 +98,7 @@ def test_fixed_duration_wraps_with_spaces_gpu(on_zero):
         return [len(t) for t in texts]
 
     assert zerogpu.on_zerogpu() and zerogpu.setup()
+    assert on_zero.auto_wrap_disabled  # only model-bound events borrow a GPU
     assert embed(["ab", "c"]) == [2, 1]
     assert on_zero.requests == [("embed", 45)]
     assert embed.zerogpu_duration == 45
@@ -166,3 +176,55 @@ def test_zerogpu_module_imports_nothing_heavy():
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": "."},
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_heavy_gradio_events_are_wrapped_and_still_work(on_zero):
+    """Real Gradio + gradio_client; only the fake `spaces` stands in for ZeroGPU."""
+    from gradio_client import Client
+
+    def make(prompt, steps, batch_count, request: gr.Request):
+        """Pretend to make images."""
+        for i in range(2):
+            yield f"{prompt}:{int(steps)}x{int(batch_count)}:{i}:{bool(request.session_hash)}"
+
+    def listing():
+        return "light"
+
+    def load(name):
+        return f"loaded {name}"
+
+    heavy = {"concurrency_id": "heavy", "concurrency_limit": 1}
+    with gr.Blocks() as demo:
+        prompt, steps, batch, out = gr.Textbox(), gr.Number(4), gr.Number(2), gr.Textbox()
+        btn = gr.Button()
+        btn.click(make, [prompt, steps, batch], out, api_name="image_generate", **heavy)
+        prompt.submit(make, [prompt, steps, batch], out, api_visibility="private", **heavy)
+        btn.click(listing, None, out, api_name="listing")
+        btn.click(load, prompt, out, api_name="models_load", **heavy)
+    wrapped = zerogpu.wrap_heavy_events(demo)
+    assert wrapped == ["image_generate", "image_generate"]  # the button and its Enter twin
+    demo.launch(prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(demo.local_url, verbose=False)
+        assert client.predict("cat", 5, 3, api_name="/image_generate") == "cat:5x3:1:True"
+        assert client.predict(api_name="/listing") == "light"
+        assert client.predict("m", api_name="/models_load") == "loaded m"
+    finally:
+        demo.close()
+    # by_steps(1.0, base=15, times="batch_count"): 15 + 5 steps * 3 images
+    assert on_zero.requests == [("make", 30)]
+
+
+def test_app_on_zerogpu_wraps_every_model_bound_event(on_zero, tiny_models, tmp_path):
+    import app
+
+    demo = app.build_app(
+        app.parse_args(["--config", str(tiny_models), "--data-dir", str(tmp_path)])
+    )
+    assert demo.settings.zerogpu and demo.settings.heavy_concurrency > 1
+    assert on_zero.auto_wrap_disabled
+    for block_fn in demo.fns.values():
+        if block_fn.concurrency_id != "heavy":
+            assert getattr(block_fn.fn, "zerogpu_duration", None) is None, block_fn.api_name
+        elif block_fn.api_name not in zerogpu.NOT_ON_GPU:
+            assert getattr(block_fn.fn, "zerogpu_duration", None) is not None, block_fn.api_name
