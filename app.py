@@ -104,6 +104,9 @@ def build_app(args: argparse.Namespace | None = None):
             ctx.tabs = tabs
             for tab_id, module_name, needs in TABS:
                 with gr.Tab(i18n(f"tab.{tab_id}"), id=tab_id):
+                    if tab_id == "finetune" and not zerogpu.training_allowed():
+                        gr.Markdown(f"### {zerogpu.TRAINING_DISABLED}")
+                        continue
                     _build_tab(gr, ctx, module_name, needs)
             with gr.Tab(i18n("tab.models"), id="models"):
                 models_tab.build(ctx)

@@ -228,3 +228,14 @@ def test_app_on_zerogpu_wraps_every_model_bound_event(on_zero, tiny_models, tmp_
             assert getattr(block_fn.fn, "zerogpu_duration", None) is None, block_fn.api_name
         elif block_fn.api_name not in zerogpu.NOT_ON_GPU:
             assert getattr(block_fn.fn, "zerogpu_duration", None) is not None, block_fn.api_name
+
+
+def test_app_on_zerogpu_replaces_fine_tuning_with_the_reason(on_zero, tiny_models, tmp_path):
+    import app
+
+    demo = app.build_app(
+        app.parse_args(["--config", str(tiny_models), "--data-dir", str(tmp_path)])
+    )
+    texts = [str(b.value) for b in demo.blocks.values() if isinstance(b, gr.Markdown)]
+    assert any(zerogpu.TRAINING_DISABLED in t for t in texts)
+    assert not any(f.api_name and f.api_name.startswith("finetune_") for f in demo.fns.values())
