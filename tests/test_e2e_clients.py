@@ -114,27 +114,28 @@ def test_documents_index_and_ask(launched_app, api, tmp_path):
     assert raw and raw[0]["source"] == "handbook.md"
 
 
-def _fill(api: dict, name: str, known: dict) -> dict:
-    """Keyword arguments for an endpoint whose parameter names we match by meaning."""
-    params = api[name]["parameters"]
-    kwargs = {}
-    for p in params:
-        pname = p["parameter_name"]
-        kind = str(p["python_type"]["type"])
-        for key, value in known.items():
-            if key == pname or (key == "<file>" and "filepath" in kind and "list" not in kind):
-                kwargs[pname] = value
-                break
+def _by_label(api: dict, name: str, values: dict) -> list:
+    """Positional arguments for an endpoint, matched by parameter name or label key.
+
+    The Fine-tune handlers take ``*args``, so their parameters are only
+    distinguishable by their components' labels (``finetune.data``...).
+    """
+    args = []
+    for p in api[name]["parameters"]:
+        label = p.get("label")
+        key = label.get("key") if isinstance(label, dict) else label
+        if p["parameter_name"] in values:
+            args.append(values[p["parameter_name"]])
+        elif key in values:
+            args.append(values[key])
         else:
-            if not p.get("parameter_has_default"):
-                if "Literal" in kind and "'" in kind:
-                    kwargs[pname] = kind.split("'")[1]  # the first choice
-                elif pname in ("client_id", "name"):
-                    kwargs[pname] = "e2e-finetune" if pname == "client_id" else "e2e-run"
-    return kwargs
+            args.append(p.get("parameter_default") if p.get("parameter_has_default") else None)
+    return args
 
 
 def test_finetune_validate_and_short_run(launched_app, api, tmp_path):
+    import json
+
     from gradio_client import handle_file
 
     need(api, "finetune")
@@ -142,28 +143,36 @@ def test_finetune_validate_and_short_run(launched_app, api, tmp_path):
         {"instruction": f"Repeat the word {w}.", "output": w}
         for w in ["apple", "river", "stone", "cloud", "green", "light"] * 4
     ]
-    import json
-
     data = tmp_path / "tiny.jsonl"
     data.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
     client = client_for(launched_app)
-    known = {"<file>": handle_file(str(data)), "client_id": "e2e-finetune"}
-    out = client.predict(**_fill(api, "/finetune_validate", known), api_name="/finetune_validate")
-    report = out[0]
-    assert "24" in report, report  # the records were counted
-    started = client.predict(**_fill(api, "/finetune_start", known), api_name="/finetune_start")
+    values = {
+        "finetune.base": "tiny-chat",
+        "finetune.data": handle_file(str(data)),
+        "finetune.adv.max_steps": 4,
+        "finetune.adv.batch_size": 4,
+        "finetune.name": "e2e-run",
+        "client_id": "e2e-finetune",
+        "parameter_1": "e2e-finetune",  # the client id's automatic label
+    }
+    out = client.predict(*_by_label(api, "/finetune_validate", values),
+                         api_name="/finetune_validate")  # fmt: skip
+    assert "24" in str(out[0]), out[0]  # the records were counted
+    started = client.predict(*_by_label(api, "/finetune_start", values),
+                             api_name="/finetune_start")  # fmt: skip
     job = started[0]["value"] if isinstance(started[0], dict) else started[0]
     assert job
-    deadline = time.time() + 240
+    deadline = time.time() + 300
     state = ""
     while time.time() < deadline:
-        rows = client.predict(client_id="e2e-finetune", api_name="/finetune_jobs")
-        table = rows["data"] if isinstance(rows, dict) else rows
+        listing = client.predict(*_by_label(api, "/finetune_jobs", values),
+                                 api_name="/finetune_jobs")  # fmt: skip
+        table = listing["data"] if isinstance(listing, dict) else listing
         state = next((str(r[3]) for r in table if r[0] == job), "")
-        if state in ("done", "finished", "completed", "failed", "cancelled"):
+        if state in ("completed", "failed", "cancelled"):
             break
         time.sleep(2)
-    assert state in ("done", "finished", "completed"), f"fine-tune job ended as '{state}'"
+    assert state == "completed", f"fine-tune job {job} ended as '{state}'"
 
 
 def test_image_generate(launched_app, api):
