@@ -17,68 +17,47 @@ import os
 import sys
 from pathlib import Path
 
+from playground import zerogpu
 from playground.errors import ConfigError, PlaygroundError
 
 ROOT = Path(__file__).resolve().parent
 log = logging.getLogger("playground.app")
+WORKSHOP_QUEUE_SIZE = 200  # beyond this, new requests are told the queue is full
+WORKSHOP_MAX_FILE_MB = 50
+ZEROGPU_HEAVY_CONCURRENCY = 4  # each ZeroGPU call gets its own GPU slice
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="AIGC Playground web app")
-    p.add_argument(
-        "--config",
-        default=os.environ.get("PLAYGROUND_CONFIG", str(ROOT / "models.yaml")),
-        help="models file (default: models.yaml next to app.py)",
-    )
-    p.add_argument(
-        "--host",
-        default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
-        help="address to listen on (0.0.0.0 for every interface)",
-    )
+    p.add_argument("--config", default=os.environ.get("PLAYGROUND_CONFIG", str(ROOT / "models.yaml")),
+                   help="models file (default: models.yaml next to app.py)")
+    p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                   help="address to listen on (0.0.0.0 for every interface)")
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     p.add_argument("--share", action="store_true", help="create a public gradio.live link")
-    p.add_argument(
-        "--auth",
-        metavar="USER:PASS",
-        action="append",
-        default=[],
-        help="require this login (repeat for more users)",
-    )
-    p.add_argument(
-        "--auth-file", metavar="FILE", help="file of USER:PASS lines, one login per line"
-    )
-    p.add_argument(
-        "--data-dir",
-        default=os.environ.get("PLAYGROUND_DATA", str(ROOT / "data")),
-        help="where chats, documents, jobs, images and voices are kept",
-    )
-    p.add_argument(
-        "--max-file-size",
-        type=int,
-        default=200,
-        metavar="MB",
-        help="largest upload accepted, in MB (default 200)",
-    )
-    p.add_argument(
-        "--workshop",
-        action="store_true",
-        help="settings for a room of people on one GPU (queue limits, preloading)",
-    )
-    p.add_argument(
-        "--preload",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="load this model at start-up (repeatable)",
-    )
+    p.add_argument("--auth", metavar="USER:PASS", action="append", default=[],
+                   help="require this login (repeat for more users)")
+    p.add_argument("--auth-file", metavar="FILE",
+                   help="file of USER:PASS lines, one login per line")
+    p.add_argument("--data-dir", default=os.environ.get("PLAYGROUND_DATA", str(ROOT / "data")),
+                   help="where chats, documents, jobs, images and voices are kept")
+    p.add_argument("--max-file-size", type=int, default=None, metavar="MB",
+                   help="largest upload accepted, in MB (default 200; 50 with --workshop)")
+    p.add_argument("--workshop", action="store_true",
+                   help="settings for a room of people on one GPU (queue limits, preloading)")
+    p.add_argument("--preload", action="append", default=[], metavar="NAME",
+                   help="load this model at start-up (repeatable)")
     p.add_argument("--mcp", action="store_true", help="also serve the tools over MCP")
     return p.parse_args(argv)
 
 
 def read_auth(args: argparse.Namespace) -> list[tuple[str, str]] | None:
-    """Logins from --auth and --auth-file; ConfigError on a malformed line."""
+    """Logins from --auth, --auth-file and $PLAYGROUND_AUTH; ConfigError on a malformed line."""
     pairs = []
     lines = [(f"--auth {a}", a) for a in args.auth]
+    # A Space secret: PLAYGROUND_AUTH="alice:pw1,bob:pw2"
+    env = os.environ.get("PLAYGROUND_AUTH", "")
+    lines += [("$PLAYGROUND_AUTH", a.strip()) for a in env.split(",") if a.strip()]
     if args.auth_file:
         path = Path(args.auth_file)
         if not path.exists():
@@ -102,41 +81,92 @@ def build_app(args: argparse.Namespace | None = None):
     from playground.registry import Registry
     from tabs import TABS
     from tabs import models as models_tab
-    from tabs.common import AppContext, Settings
+    from tabs.common import AppContext
     from tabs.i18n import build_i18n
 
     args = args or parse_args([])
+    zero = zerogpu.setup()  # before anything touches torch/CUDA
     config = load_config(args.config)
     registry = Registry(config)
     data_dir = Path(args.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
-    settings = Settings(
-        workshop=args.workshop,
-        max_file_size_mb=args.max_file_size,
-        heavy_concurrency=1,
-        light_concurrency=16 if args.workshop else 8,
-    )
+    settings = launch_settings(args, zerogpu=zero)
     i18n = build_i18n()
     with gr.Blocks(title="AIGC Playground") as demo:
-        client_id = gr.BrowserState(
-            None, storage_key="aigc-playground-client", secret=_browser_secret(data_dir)
-        )
-        ctx = AppContext(
-            registry=registry, data_dir=data_dir, i18n=i18n, settings=settings, client_id=client_id
-        )
+        client_id = gr.BrowserState(None, storage_key="aigc-playground-client",
+                                    secret=_browser_secret(data_dir))
+        ctx = AppContext(registry=registry, data_dir=data_dir, i18n=i18n, settings=settings,
+                         client_id=client_id)
+        # One translated string per component: the browser translates a whole value.
         gr.Markdown(i18n("app.header"))
         with gr.Tabs() as tabs:
             ctx.tabs = tabs
             for tab_id, module_name, needs in TABS:
                 with gr.Tab(i18n(f"tab.{tab_id}"), id=tab_id):
+                    if tab_id == "finetune" and not zerogpu.training_allowed():
+                        gr.Markdown(f"### {zerogpu.TRAINING_DISABLED}")
+                        continue
                     _build_tab(gr, ctx, module_name, needs)
             with gr.Tab(i18n("tab.models"), id="models"):
                 models_tab.build(ctx)
-        demo.load(_ensure_client_id, client_id, client_id, api_visibility="private", queue=False)
-    demo.queue(default_concurrency_limit=settings.light_concurrency)
+        demo.load(_ensure_client_id, client_id, client_id, api_visibility="private",
+                  queue=False)
+    demo.queue(default_concurrency_limit=settings.light_concurrency,
+               max_size=WORKSHOP_QUEUE_SIZE if args.workshop else None)
     demo.registry = registry
+    demo.settings = settings
+    if zero:
+        log.info("ZeroGPU: GPU-wrapped events %s", zerogpu.wrap_heavy_events(demo))
     demo.i18n_strings = i18n
     return demo
+
+
+def launch_settings(args: argparse.Namespace, *, zerogpu: bool = False):
+    """Queue and upload limits from the flags.
+
+    Model-bound ("heavy") events share one queue slot per GPU -- the registry
+    keeps its models on one device, so that is one at a time -- while light
+    events (listing, saving, switching) run in parallel. On ZeroGPU each call
+    borrows its own GPU, so heavy events may overlap there.
+    """
+    from tabs.common import Settings
+
+    max_mb = args.max_file_size or (WORKSHOP_MAX_FILE_MB if args.workshop else 200)
+    return Settings(
+        workshop=args.workshop,
+        max_file_size_mb=max_mb,
+        heavy_concurrency=ZEROGPU_HEAVY_CONCURRENCY if zerogpu else 1,
+        light_concurrency=16 if args.workshop else 8,
+        zerogpu=zerogpu,
+    )
+
+
+def models_to_preload(args: argparse.Namespace, registry) -> list[str]:
+    """--preload names, plus (with --workshop or on ZeroGPU) each default model.
+
+    The default of a task is its first entry in the models file (what the tabs
+    select first): chat and embedding, and text-to-image on ZeroGPU, where
+    weights must be loaded at start-up rather than inside a GPU call.
+    """
+    names = list(args.preload)
+    tasks = []
+    if args.workshop or zerogpu.on_zerogpu():
+        tasks = ["chat", "embedding"]
+    if zerogpu.on_zerogpu():
+        tasks.append("text-to-image")
+    for task in tasks:
+        first = next(iter(registry.names(task)), None)
+        if first and first not in names:
+            names.append(first)
+    return names
+
+
+def _check_mcp(args: argparse.Namespace) -> None:
+    if args.mcp and importlib.util.find_spec("mcp") is None:
+        raise ConfigError(
+            "--mcp needs the MCP server package: pip install \"mcp>=1.21,<2\" "
+            "(or pip install \"gradio[mcp]\"), then start the app again."
+        )
 
 
 def _build_tab(gr, ctx, module_name: str, needs: list[str]) -> None:
@@ -181,8 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         auth = read_auth(args)
+        _check_mcp(args)
         demo = build_app(args)
-        for name in args.preload:
+        for name in models_to_preload(args, demo.registry):
             log.info("preloading %s", name)
             demo.registry.get(name)
     except PlaygroundError as exc:
@@ -193,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         server_port=args.port,
         share=args.share,
         auth=auth,
-        max_file_size=f"{args.max_file_size}mb",
+        max_file_size=f"{demo.settings.max_file_size_mb}mb",
         i18n=demo.i18n_strings,
         mcp_server=args.mcp or None,
         allowed_paths=[str(Path(args.data_dir).resolve())],

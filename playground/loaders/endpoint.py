@@ -35,7 +35,7 @@ def load(entry: ModelEntry, ctx) -> Endpoint:
                 f"'{entry.name}': environment variable {entry.api_key_env} (the API key for "
                 f"{entry.base_url or entry.provider}) is not set. Export it and restart."
             )
-    return Endpoint(
+    endpoint = Endpoint(
         name=entry.name,
         entry=entry,
         base_url=entry.base_url,
@@ -43,3 +43,9 @@ def load(entry: ModelEntry, ctx) -> Endpoint:
         api_key=api_key,
         timeout=float(entry.options.get("timeout", 120)),
     )
+    if entry.serves == "embedding":
+        # Stands in for a sentence-transformers model in document search.
+        from playground.remote_embedding import RemoteEmbeddingModel
+
+        return RemoteEmbeddingModel(endpoint)
+    return endpoint
