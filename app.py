@@ -29,24 +29,52 @@ ZEROGPU_HEAVY_CONCURRENCY = 4  # each ZeroGPU call gets its own GPU slice
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="AIGC Playground web app")
-    p.add_argument("--config", default=os.environ.get("PLAYGROUND_CONFIG", str(ROOT / "models.yaml")),
-                   help="models file (default: models.yaml next to app.py)")
-    p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
-                   help="address to listen on (0.0.0.0 for every interface)")
+    p.add_argument(
+        "--config",
+        default=os.environ.get("PLAYGROUND_CONFIG", str(ROOT / "models.yaml")),
+        help="models file (default: models.yaml next to app.py)",
+    )
+    p.add_argument(
+        "--host",
+        default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+        help="address to listen on (0.0.0.0 for every interface)",
+    )
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     p.add_argument("--share", action="store_true", help="create a public gradio.live link")
-    p.add_argument("--auth", metavar="USER:PASS", action="append", default=[],
-                   help="require this login (repeat for more users)")
-    p.add_argument("--auth-file", metavar="FILE",
-                   help="file of USER:PASS lines, one login per line")
-    p.add_argument("--data-dir", default=os.environ.get("PLAYGROUND_DATA", str(ROOT / "data")),
-                   help="where chats, documents, jobs, images and voices are kept")
-    p.add_argument("--max-file-size", type=int, default=None, metavar="MB",
-                   help="largest upload accepted, in MB (default 200; 50 with --workshop)")
-    p.add_argument("--workshop", action="store_true",
-                   help="settings for a room of people on one GPU (queue limits, preloading)")
-    p.add_argument("--preload", action="append", default=[], metavar="NAME",
-                   help="load this model at start-up (repeatable)")
+    p.add_argument(
+        "--auth",
+        metavar="USER:PASS",
+        action="append",
+        default=[],
+        help="require this login (repeat for more users)",
+    )
+    p.add_argument(
+        "--auth-file", metavar="FILE", help="file of USER:PASS lines, one login per line"
+    )
+    p.add_argument(
+        "--data-dir",
+        default=os.environ.get("PLAYGROUND_DATA", str(ROOT / "data")),
+        help="where chats, documents, jobs, images and voices are kept",
+    )
+    p.add_argument(
+        "--max-file-size",
+        type=int,
+        default=None,
+        metavar="MB",
+        help="largest upload accepted, in MB (default 200; 50 with --workshop)",
+    )
+    p.add_argument(
+        "--workshop",
+        action="store_true",
+        help="settings for a room of people on one GPU (queue limits, preloading)",
+    )
+    p.add_argument(
+        "--preload",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="load this model at start-up (repeatable)",
+    )
     p.add_argument("--mcp", action="store_true", help="also serve the tools over MCP")
     return p.parse_args(argv)
 
@@ -93,10 +121,12 @@ def build_app(args: argparse.Namespace | None = None):
     settings = launch_settings(args, zerogpu=zero)
     i18n = build_i18n()
     with gr.Blocks(title="AIGC Playground") as demo:
-        client_id = gr.BrowserState(None, storage_key="aigc-playground-client",
-                                    secret=_browser_secret(data_dir))
-        ctx = AppContext(registry=registry, data_dir=data_dir, i18n=i18n, settings=settings,
-                         client_id=client_id)
+        client_id = gr.BrowserState(
+            None, storage_key="aigc-playground-client", secret=_browser_secret(data_dir)
+        )
+        ctx = AppContext(
+            registry=registry, data_dir=data_dir, i18n=i18n, settings=settings, client_id=client_id
+        )
         # One translated string per component: the browser translates a whole value.
         gr.Markdown(i18n("app.header"))
         with gr.Tabs() as tabs:
@@ -109,10 +139,11 @@ def build_app(args: argparse.Namespace | None = None):
                     _build_tab(gr, ctx, module_name, needs)
             with gr.Tab(i18n("tab.models"), id="models"):
                 models_tab.build(ctx)
-        demo.load(_ensure_client_id, client_id, client_id, api_visibility="private",
-                  queue=False)
-    demo.queue(default_concurrency_limit=settings.light_concurrency,
-               max_size=WORKSHOP_QUEUE_SIZE if args.workshop else None)
+        demo.load(_ensure_client_id, client_id, client_id, api_visibility="private", queue=False)
+    demo.queue(
+        default_concurrency_limit=settings.light_concurrency,
+        max_size=WORKSHOP_QUEUE_SIZE if args.workshop else None,
+    )
     demo.registry = registry
     demo.settings = settings
     if zero:
@@ -164,8 +195,8 @@ def models_to_preload(args: argparse.Namespace, registry) -> list[str]:
 def _check_mcp(args: argparse.Namespace) -> None:
     if args.mcp and importlib.util.find_spec("mcp") is None:
         raise ConfigError(
-            "--mcp needs the MCP server package: pip install \"mcp>=1.21,<2\" "
-            "(or pip install \"gradio[mcp]\"), then start the app again."
+            '--mcp needs the MCP server package: pip install "mcp>=1.21,<2" '
+            '(or pip install "gradio[mcp]"), then start the app again.'
         )
 
 
