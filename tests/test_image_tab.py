@@ -1,0 +1,79 @@
+"""The Image tab through a real client: generate, files per user, parameters back from a PNG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from playground.image import read_parameters
+
+
+def _client(launched_app):
+    from gradio_client import Client
+
+    return Client(launched_app.url, verbose=False)
+
+
+def test_image_generate_endpoint_saves_png_with_parameters(launched_app):
+    client = _client(launched_app)
+    gallery, status, _preview, info = client.predict(
+        "tiny-image",
+        "a (cat:1.2) on a hill",
+        "blurry",
+        64,
+        64,
+        3,
+        4.5,
+        "Euler a",
+        1234,
+        2,
+        api_name="/image_generate",
+    )
+    assert len(gallery) == 2
+    assert "1234, 1235" in info and "1234" in status
+    saved = sorted((Path(launched_app.data_dir) / "users").rglob("images/*.png"))
+    assert len(saved) >= 2
+    params = [read_parameters(p) for p in saved]
+    mine = [p for p in params if p.prompt == "a (cat:1.2) on a hill"]
+    assert sorted(p.seed for p in mine) == [1234, 1235]
+    assert {(p.sampler, p.steps, p.guidance, p.width, p.model) for p in mine} == {
+        ("Euler a", 3, 4.5, 64, "tiny-image")
+    }
+
+
+def test_image_generate_bad_input_is_a_readable_error(launched_app):
+    import pytest
+    from gradio_client.exceptions import AppError
+
+    client = _client(launched_app)
+    with pytest.raises(AppError, match="multiple of 8"):
+        client.predict(
+            "tiny-image", "a cat", "", 100, 64, 2, 4.0, "default", 1, 1, api_name="/image_generate"
+        )
+
+
+def test_read_parameters_endpoint_fills_the_form(launched_app, tmp_path):
+    from gradio_client import handle_file
+
+    from playground.image import ImageParams
+    from playground.image.history import save_image
+
+    params = ImageParams(
+        prompt="a red fox, snow",
+        negative_prompt="lowres",
+        steps=5,
+        sampler="DDIM",
+        guidance=6.0,
+        seed=77,
+        width=96,
+        height=64,
+        model="tiny-image",
+    )
+    from PIL import Image
+
+    path = save_image(tmp_path, Image.new("RGB", (96, 64)), params)
+    client = _client(launched_app)
+    out = client.predict(handle_file(str(path)), api_name="/image_read_parameters")
+    model, prompt, negative, width, height, steps, guidance, sampler, seed, *_rest, note = out
+    assert (model, prompt, negative, sampler) == ("tiny-image", "a red fox, snow", "lowres", "DDIM")
+    assert (width, height, steps, guidance, seed) == (96, 64, 5, 6.0, 77)
+    assert "loaded" in note.lower()
