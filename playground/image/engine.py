@@ -241,6 +241,10 @@ def _run(model, request, out_dir, on_progress, cancel, preview_every) -> ImageRe
     call = {k: v for k, v in cond.kwargs.items() if k in accepted}
     if request.negative_prompt and not any(k.startswith("negative") for k in call):
         result.notes.append(f"{type(pipe).__name__} has no negative prompt; it was not used.")
+    if request.negative_prompt and request.guidance <= 1 and "negative_prompt" in accepted:
+        result.notes.append(
+            "The negative prompt has no effect when guidance (CFG scale) is 1 or less."
+        )
     if model.memory_savers:
         result.notes.append(f"Memory savers on: {', '.join(model.memory_savers)}.")
     original = pipe.scheduler
