@@ -140,3 +140,44 @@ def test_suggest_prompt_sends_role_and_description():
     )
     with pytest.raises(InputError, match="describe"):
         suggest_prompt("  ", complete)
+
+
+def test_assistant_uses_the_chat_engine_and_the_sd_prompt_role(shared_registry, monkeypatch):
+    """Through ``playground.chat``: the role's messages go to the chat model; a formatted reply
+    fills both boxes."""
+    from playground import chat
+    from playground.image.assistant import assist
+
+    sent = []
+
+    def fake_complete(registry, model, messages, settings=None):
+        sent.append((model, messages))
+        return "Prompt: masterpiece, (orange cat:1.3), windowsill\nNegative Prompt: lowres, text"
+
+    monkeypatch.setattr(chat, "complete", fake_complete)
+    got = assist(shared_registry, "tiny-chat", "一只橘猫趴在窗台上")
+    assert (got.prompt, got.negative_prompt, got.followed_format) == (
+        "masterpiece, (orange cat:1.3), windowsill",
+        "lowres, text",
+        True,
+    )
+    model, messages = sent[0]
+    assert model == "tiny-chat"
+    assert messages[0]["role"] == "system"
+    assert messages[0]["content"] == chat.load_role("sd-prompt").system_prompt()
+    assert "一只橘猫趴在窗台上" in messages[-1]["content"]
+
+
+def test_assistant_copes_with_the_tiny_chat_models_free_text(shared_registry):
+    """The random tiny chat model ignores the format: its whole reply becomes the prompt."""
+    import unicodedata
+
+    from playground import chat
+    from playground.image.assistant import assist
+
+    settings = chat.GenerationSettings(max_new_tokens=12, seed=2, temperature=1.0)
+    got = assist(shared_registry, "tiny-chat", "a cat on a windowsill", settings)
+    assert got.raw.strip()
+    assert got.followed_format is False
+    assert got.prompt and got.negative_prompt == ""
+    assert not any(unicodedata.category(c) == "Cc" for c in got.prompt)

@@ -77,3 +77,14 @@ def test_read_parameters_endpoint_fills_the_form(launched_app, tmp_path):
     assert (model, prompt, negative, sampler) == ("tiny-image", "a red fox, snow", "lowres", "DDIM")
     assert (width, height, steps, guidance, seed) == (96, 64, 5, 6.0, 77)
     assert "loaded" in note.lower()
+
+
+def test_prompt_assistant_endpoint_fills_the_boxes(launched_app):
+    client = _client(launched_app)
+    prompt, negative, note = client.predict(
+        "一只橘猫趴在窗台上", "tiny-chat", api_name="/image_prompt_assistant"
+    )
+    # The random tiny chat model does not follow the format: its reply lands in the prompt box
+    # and the note asks the user to check it.
+    assert prompt.strip() and negative == ""
+    assert "Prompt:" in note and "format" in note

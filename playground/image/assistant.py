@@ -15,6 +15,7 @@ that ignores the format is not lost: the whole text becomes the prompt and
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -51,6 +52,7 @@ class PromptSuggestion:
 
 
 def _clean(text: str) -> str:
+    text = "".join(c for c in text if c in "\n\t" or unicodedata.category(c) != "Cc")
     text = _FENCE.sub("", text).strip()
     text = text.strip("*_` \n")
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'“”":
@@ -77,16 +79,24 @@ def suggest_prompt(
     description: str,
     complete: Callable[[list[dict[str, str]]], str],
     system_prompt: str = FALLBACK_SYSTEM_PROMPT,
+    *,
+    role: Any = None,
 ) -> PromptSuggestion:
-    """Ask ``complete(messages) -> reply`` for a prompt and parse its answer."""
+    """Ask ``complete(messages) -> reply`` for a prompt and parse its answer.
+
+    With a chat ``role`` (``playground.chat.Role``) the messages are built by the
+    role (its system prompt, examples and input delimiters); otherwise they are
+    ``system_prompt`` plus the description.
+    """
     if not description or not description.strip():
         raise InputError(
             "describe the picture first (one sentence is enough, in Chinese or English)."
         )
-    messages = [
-        {"role": "system", "content": system_prompt},
-        {"role": "user", "content": description.strip()},
-    ]
+    user = {"role": "user", "content": description.strip()}
+    if role is not None:
+        messages = role.messages([user])
+    else:
+        messages = [{"role": "system", "content": system_prompt}, user]
     reply = complete(messages)
     suggestion = parse_reply(reply)
     if not suggestion.prompt and not suggestion.negative_prompt:
@@ -108,11 +118,11 @@ def assist(
             f"available ({exc}). Write the prompt by hand."
         ) from exc
     try:
-        system_prompt = chat.load_role(ROLE_ID).system_prompt()
+        role = chat.load_role(ROLE_ID)
     except PlaygroundError:
-        system_prompt = FALLBACK_SYSTEM_PROMPT
+        role = None  # the role library lacks it: fall back to our short instructions
 
     def complete(messages: list[dict[str, str]]) -> str:
         return chat.complete(registry, chat_model, messages, settings)
 
-    return suggest_prompt(description, complete, system_prompt)
+    return suggest_prompt(description, complete, role=role)
