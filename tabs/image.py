@@ -116,8 +116,8 @@ def build(ctx: AppContext) -> None:
             batch_count: how many images, with seeds seed, seed+1, ...
 
         Returns:
-            The gallery of PNG files (each carries its parameters), a status line, a preview
-            (hidden at the end), a summary with the seeds and notes, and the last seed.
+            The gallery of PNG files (each carries its parameters), a status line with the seeds, a preview
+            (hidden at the end), and notes (prompt chunks, memory savers, safety checker...).
         """
         from playground.image import ImageRequest, ImageResult, describe_estimate, generate_stream
 
@@ -178,15 +178,15 @@ def build(ctx: AppContext) -> None:
         if result is None:
             return
         items = [(str(g.path), g.params.prompt[:80]) for g in result.images]
-        summary = _summary(text, request, result)
         if result.cancelled:
             gr.Info(text(request, "image.cancelled"))
         seed_out = result.seeds[-1] if result.seeds else gr.skip()
+        notes = "\n".join(f"- {note}" for note in result.notes)
         yield (
             items,
-            summary.splitlines()[0],
+            _summary(text, request, result),
             gr.update(visible=False, value=None),
-            summary,
+            notes,
             seed_out,
         )
 
@@ -213,10 +213,14 @@ def build(ctx: AppContext) -> None:
         **ctx.heavy,
     ).then(history["refresh_fn"], ctx.client_id, history["outputs"], api_visibility="private")
     settings["reuse"].click(
-        lambda s: s, last_seed, settings["seed"], api_visibility="private", queue=False
+        lambda s: -1 if s is None else s,
+        last_seed,
+        settings["seed"],
+        api_visibility="private",
+        queue=False,
     )
     settings["random"].click(
-        lambda: None, None, settings["seed"], api_visibility="private", queue=False
+        lambda: -1, None, settings["seed"], api_visibility="private", queue=False
     )
     _wire_assistant(ctx, text, assistant, prompt, negative)
     _wire_send_back(ctx, text, send_back, history, fields)
@@ -250,16 +254,18 @@ def _settings_panel(ctx: AppContext, defaults: dict[str, Any]) -> dict[str, Any]
                 info=ctx.t("image.scheduler_info"),
             )
             batch = gr.Slider(1, 16, value=1, step=1, label=ctx.t("image.batch"))
-        with gr.Row(equal_height=True):
+        with gr.Row():
             seed = gr.Number(
-                value=None,
+                value=-1,
                 precision=0,
+                minimum=-1,
                 label=ctx.t("image.seed"),
                 info=ctx.t("image.seed_info"),
                 scale=3,
             )
-            reuse = gr.Button(ctx.t("image.reuse_seed"), scale=1, size="sm")
-            random_seed = gr.Button(ctx.t("image.random_seed"), scale=1, size="sm")
+            with gr.Column(scale=1, min_width=120):
+                reuse = gr.Button(ctx.t("image.reuse_seed"), size="sm")
+                random_seed = gr.Button(ctx.t("image.random_seed"), size="sm")
     return {
         "width": width,
         "height": height,
@@ -339,17 +345,13 @@ def _history_panel(ctx: AppContext) -> dict[str, Any]:
 
 def _summary(text, request, result) -> str:
     seeds = ", ".join(str(s) for s in result.seeds) or "-"
-    lines = [
-        text(
-            request,
-            "image.done",
-            count=len(result.images),
-            seconds=f"{result.seconds:.1f}",
-            seeds=seeds,
-        )
-    ]
-    lines += [f"- {note}" for note in result.notes]
-    return "\n".join(lines)
+    return text(
+        request,
+        "image.done",
+        count=len(result.images),
+        seconds=f"{result.seconds:.1f}",
+        seeds=seeds,
+    )
 
 
 def _wire_assistant(ctx: AppContext, text, panel: dict[str, Any], prompt, negative) -> None:
