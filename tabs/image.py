@@ -224,6 +224,7 @@ def build(ctx: AppContext) -> None:
     )
     _wire_assistant(ctx, text, assistant, prompt, negative)
     _wire_send_back(ctx, text, send_back, history, fields)
+    _wire_chat_button(ctx, text, prompt, negative)
 
 
 # ---------------------------------------------------------------- panels
@@ -457,3 +458,34 @@ def _wire_send_back(ctx: AppContext, text, panel, history, fields) -> None:
         return values
 
     history["use"].click(use, history["selected"], fields, api_visibility="private", **ctx.light)
+
+
+def _message_text(message: dict[str, Any]) -> str:
+    content = message.get("content", "")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return str(content or "")
+
+
+def _wire_chat_button(ctx: AppContext, text, prompt, negative) -> None:
+    """A button under the chat: send the last reply (e.g. from the sd-prompt role) here."""
+    actions, chatbot = ctx.shared.get("chat.actions"), ctx.shared.get("chat.chatbot")
+    if actions is None or chatbot is None:
+        return
+    with actions:
+        button = gr.Button(ctx.t("image.from_chat"), size="sm")
+
+    def from_chat(history: list[dict[str, Any]] | None, request: gr.Request = None):
+        from playground.image import parse_reply
+
+        replies = [m for m in history or [] if m.get("role") == "assistant"]
+        if not replies:
+            raise gr.Error(text(request, "image.no_reply"))
+        suggestion = parse_reply(_message_text(replies[-1]))
+        values = [suggestion.prompt, suggestion.negative_prompt]
+        return values if ctx.tabs is None else [*values, gr.Tabs(selected="image")]
+
+    outputs = [prompt, negative] + ([] if ctx.tabs is None else [ctx.tabs])
+    button.click(from_chat, chatbot, outputs, api_visibility="private", queue=False)
