@@ -74,7 +74,11 @@ def build(ctx: AppContext) -> None:
 
     def change_model(name):
         values = model_defaults(ctx.registry, name)
-        return [gr.update(value=values[k]) for k in SETTINGS]
+        entry = ctx.registry.entry(name)
+        names = schedulers.choices_for_entry(entry, ctx.registry.config.base_dir)
+        updates = {k: gr.update(value=values[k]) for k in SETTINGS}
+        updates["scheduler"] = gr.update(choices=names, value=values["scheduler"])
+        return [updates[k] for k in SETTINGS]
 
     # `.input`, not `.change`: loading parameters from a PNG sets the model without a reset.
     model.input(
@@ -313,7 +317,7 @@ def _send_back_panel(ctx: AppContext) -> dict[str, Any]:
 
 
 def _history_panel(ctx: AppContext) -> dict[str, Any]:
-    with gr.Accordion(ctx.t("image.history"), open=False):
+    with gr.Accordion(ctx.t("image.history"), open=False) as accordion:
         gallery = gr.Gallery(label=ctx.t("image.history"), columns=6, height=360, interactive=False)
         with gr.Row():
             refresh = gr.Button(ctx.t("image.refresh"), size="sm", scale=1)
@@ -330,6 +334,7 @@ def _history_panel(ctx: AppContext) -> dict[str, Any]:
 
     outputs = [gallery, paths]
     refresh.click(refresh_fn, ctx.client_id, outputs, api_visibility="private", **ctx.light)
+    accordion.expand(refresh_fn, ctx.client_id, outputs, api_visibility="private", **ctx.light)
     return {
         "gallery": gallery,
         "refresh_fn": refresh_fn,

@@ -282,3 +282,21 @@ def test_time_estimate_after_first_image(shared_registry):
         shared_registry, ImageRequest(model=MODEL, prompt="x", steps=4, width=64, height=64)
     )
     assert text is not None and "about" in text and "CPU" in text
+
+
+def test_scheduler_choices_read_from_the_model_files_without_loading(registry):
+    from playground.config import ModelEntry
+    from playground.image import schedulers
+
+    names = schedulers.choices_for_entry(registry.entry(MODEL), registry.config.base_dir)
+    assert {"default", "Euler", "Euler a", "DDIM"} <= set(names) and "Flow Euler" not in names
+    assert not registry.is_loaded(MODEL)
+    missing = ModelEntry(name="x", task="text-to-image", source="nobody/not-cached-model")
+    assert schedulers.choices_for_entry(missing) == schedulers.all_names()
+
+
+def test_cpu_estimate_before_the_model_is_loaded(registry):
+    from playground.image import describe_estimate
+
+    text = describe_estimate(registry, ImageRequest(model=MODEL, prompt="x"))
+    assert text is not None and "CPU" in text and "time left" in text

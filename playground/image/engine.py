@@ -195,6 +195,14 @@ def estimate_seconds(
 def describe_estimate(registry: Any, request: ImageRequest) -> str | None:
     """A sentence for the UI when the model runs on the CPU (or its speed is known)."""
     if not registry.is_loaded(request.model):
+        from playground.device import resolve_device
+
+        entry = registry.entry(request.model)
+        if resolve_device(registry.config.resolve_device(entry)) == "cpu":
+            return (
+                "Runs on the CPU: expect minutes per image at 512x512. After the first step "
+                "the progress line shows the time left."
+            )
         return None
     model = registry.get(request.model)
     seconds = estimate_seconds(

@@ -88,3 +88,29 @@ def make(pipe: Any, name: str, model_name: str = "this model") -> Any:
     accepted = inspect.signature(cls.__init__).parameters
     kwargs = {k: v for k, v in extra.items() if k in accepted}
     return cls.from_config(pipe.scheduler.config, **kwargs)
+
+
+def choices_for_entry(entry: Any, base_dir: Any = None) -> list[str]:
+    """The schedulers a model can use, read from its files without loading it.
+
+    Falls back to every known name when the model is not on disk yet.
+    """
+    import json
+
+    from playground.loaders.hub import cached_snapshot
+
+    folder = entry.local_path(base_dir) or cached_snapshot(entry)
+    config = folder / "scheduler" / "scheduler_config.json" if folder is not None else None
+    if config is None or not config.exists():
+        return all_names()
+    try:
+        class_name = json.loads(config.read_text(encoding="utf-8")).get("_class_name", "")
+        import diffusers
+
+        cls = getattr(diffusers, class_name)
+    except (ValueError, AttributeError, ImportError, OSError):
+        return all_names()
+    getter = getattr(cls, "_get_compatibles", None)
+    compatible = {c.__name__ for c in getter()} if getter else set()
+    compatible.add(cls.__name__)
+    return [DEFAULT] + [n for n, (c, _) in SCHEDULERS.items() if c in compatible]
