@@ -71,7 +71,7 @@ def load(entry: ModelEntry, ctx) -> ImageModel:
         kwargs.update(safety_checker=None, requires_safety_checker=False)
     pipe = cls.from_pretrained(local_source(entry, ctx.base_dir), **kwargs)
     pipe.set_progress_bar_config(disable=True)
-    savers = choose_memory_savers(entry, pipe, ctx.device)
+    savers = choose_memory_savers(entry, pipe, ctx.device, free_bytes=_room(ctx))
     apply_memory_savers(pipe, savers, ctx.device)
     if savers:
         log.info("%s: memory savers on: %s", entry.name, ", ".join(savers))
@@ -85,6 +85,20 @@ def load(entry: ModelEntry, ctx) -> ImageModel:
     )
 
 
+def _room(ctx) -> int | None:
+    """GPU memory this model may use: free memory, capped by what the budget leaves."""
+    if not ctx.device.startswith("cuda"):
+        return None
+    import torch
+
+    free, _ = torch.cuda.mem_get_info(torch.device(ctx.device))
+    registry = getattr(ctx, "registry", None)
+    if registry is not None:
+        left = registry.budget_bytes(ctx.device) - registry.used_bytes()
+        free = min(free, max(left, 0))
+    return int(free)
+
+
 def pipeline_bytes(pipe: Any) -> int:
     from playground.device import module_bytes
 
@@ -96,9 +110,11 @@ def choose_memory_savers(
 ) -> list[str]:
     """Which savers to turn on: from the entry, or by comparing needs with free GPU memory.
 
-    Weights that do not fit next to the working memory -> CPU offload (with VAE
-    tiling); weights that fit but leave little room -> attention slicing and
-    VAE tiling. On the CPU and Apple GPUs nothing is switched on.
+    ``free_bytes`` is the room left on the GPU (free memory, capped by the
+    registry's memory budget). Weights that do not fit next to the working
+    memory -> CPU offload (with VAE tiling); weights that fit but leave little
+    room -> attention slicing and VAE tiling. On the CPU and Apple GPUs nothing
+    is switched on.
     """
     wanted = entry.options.get("memory_savers", "auto")
     if wanted == "none" or wanted == []:
