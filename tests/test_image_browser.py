@@ -88,3 +88,15 @@ def test_chat_reply_can_be_sent_to_the_image_tab(browser, launched_app):
         lambda: next((t for t in _visible_textareas(browser) if t.get_attribute("value")), None)
     )
     assert prompt.get_attribute("value").strip()
+    _wait(lambda: launched_app.registry.status() and _unload(launched_app, "tiny-chat"), 60)
+
+
+def _unload(app, name: str) -> bool:
+    """Leave the shared app as other tests expect it (once the chat reply has finished)."""
+    from playground.errors import PlaygroundError
+
+    try:
+        app.registry.unload(name)
+    except PlaygroundError:
+        return False
+    return True

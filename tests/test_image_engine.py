@@ -114,14 +114,14 @@ def test_png_parameters_round_trip_and_reproduce(shared_registry, tmp_path):
 
 
 def test_prompt_weights_change_the_image_and_long_prompts_are_chunked(shared_registry):
-    plain = make(shared_registry, prompt="a cat, sunset", seed=5)
-    weighted = make(shared_registry, prompt="a (cat:1.6), [sunset]", seed=5)
+    plain = make(shared_registry, prompt="a cat, sunset", seed=5, steps=2)
+    weighted = make(shared_registry, prompt="a (cat:1.6), [sunset]", seed=5, steps=2)
     assert weighted.notes == []
     assert not np.array_equal(pixels(plain), pixels(weighted))
-    long_prompt = ", ".join(["a red cat on a blue hill"] * 20)
-    result = make(shared_registry, prompt=long_prompt, seed=5)
+    long_prompt = ", ".join(["a red cat on a blue hill"] * 12)
+    result = make(shared_registry, prompt=long_prompt, seed=5, steps=2)
     assert any("chunks" in note for note in result.notes)
-    truncated = make(shared_registry, prompt="a red cat on a blue hill", seed=5)
+    truncated = make(shared_registry, prompt="a red cat on a blue hill", seed=5, steps=2)
     assert not np.array_equal(pixels(result), pixels(truncated))
 
 

@@ -82,9 +82,12 @@ def test_read_parameters_endpoint_fills_the_form(launched_app, tmp_path):
 
 def test_prompt_assistant_endpoint_fills_the_boxes(launched_app):
     client = _client(launched_app)
-    prompt, negative, note = client.predict(
-        "一只橘猫趴在窗台上", "tiny-chat", api_name="/image_prompt_assistant"
-    )
+    try:
+        prompt, negative, note = client.predict(
+            "一只橘猫趴在窗台上", "tiny-chat", api_name="/image_prompt_assistant"
+        )
+    finally:  # leave the shared app as other tests expect it
+        launched_app.registry.unload("tiny-chat")
     # The random tiny chat model does not follow the format: its reply lands in the prompt box
     # and the note asks the user to check it.
     assert prompt.strip() and negative == ""
