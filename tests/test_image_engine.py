@@ -300,3 +300,9 @@ def test_cpu_estimate_before_the_model_is_loaded(registry):
 
     text = describe_estimate(registry, ImageRequest(model=MODEL, prompt="x"))
     assert text is not None and "CPU" in text and "time left" in text
+
+
+def test_bad_size_is_caught_before_loading(registry):
+    with pytest.raises(InputError, match="multiple of 8"):
+        make(registry, width=100)
+    assert not registry.is_loaded(MODEL)

@@ -168,8 +168,25 @@ def size_multiple(pipe: Any) -> int:
     return factor
 
 
-def check_size(pipe: Any, width: int, height: int, model: str) -> None:
-    multiple = size_multiple(pipe)
+def multiple_from_files(entry: Any, base_dir: Any = None) -> int | None:
+    """The size multiple read from a model's VAE config on disk (None: not on disk yet)."""
+    import json
+
+    from playground.loaders.hub import cached_snapshot
+
+    folder = entry.local_path(base_dir) or cached_snapshot(entry)
+    config = folder / "vae" / "config.json" if folder is not None else None
+    if config is None or not config.exists() or (folder / "transformer").exists():
+        return None
+    try:
+        channels = json.loads(config.read_text(encoding="utf-8")).get("block_out_channels")
+    except (ValueError, OSError):
+        return None
+    return 2 ** (len(channels) - 1) if channels else None
+
+
+def check_size(pipe: Any, width: int, height: int, model: str, multiple: int | None = None) -> None:
+    multiple = multiple or size_multiple(pipe)
     for label, value in (("width", width), ("height", height)):
         if value % multiple:
             low = value - value % multiple
@@ -229,6 +246,10 @@ def generate(
 ) -> ImageResult:
     """Make ``request.batch_count`` images; save them as PNGs in ``out_dir`` when given."""
     request = resolve(registry, request)
+    # Catch a bad size before a long first load when the model's files say enough.
+    multiple = multiple_from_files(registry.entry(request.model), registry.config.base_dir)
+    if multiple:
+        check_size(None, request.width, request.height, request.model, multiple)
     with registry.use(request.model) as model, model.lock:
         return _run(model, request, out_dir, on_progress, cancel, preview_every)
 
