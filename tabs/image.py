@@ -39,10 +39,9 @@ def build(ctx: AppContext) -> None:
     if not names:
         gr.Markdown(ctx.t("image.no_models"))
         return
-    text = _Text()
-    running: dict[str, threading.Event] = {}
     from playground.image import model_defaults
 
+    text = _Text()
     defaults = model_defaults(ctx.registry, names[0])
     gr.Markdown(ctx.t("image.intro"))
     with gr.Row():
@@ -70,7 +69,7 @@ def build(ctx: AppContext) -> None:
     history = _history_panel(ctx)
 
     fields = [model, prompt, negative] + [settings[k] for k in [*SETTINGS, "seed", "batch"]]
-    last_seed = settings["last_seed"]
+    outputs = [gallery, status, preview, info, settings["last_seed"]]
 
     def change_model(name):
         values = model_defaults(ctx.registry, name)
@@ -88,6 +87,26 @@ def build(ctx: AppContext) -> None:
         api_visibility="private",
         **ctx.light,
     )
+
+    settings["reuse"].click(
+        lambda s: -1 if s is None else s,
+        settings["last_seed"],
+        settings["seed"],
+        api_visibility="private",
+        queue=False,
+    )
+    settings["random"].click(
+        lambda: -1, None, settings["seed"], api_visibility="private", queue=False
+    )
+    _wire_generate(ctx, text, fields, outputs, go, stop, prompt, history)
+    _wire_assistant(ctx, text, assistant, prompt, negative)
+    _wire_send_back(ctx, text, send_back, history, fields)
+    _wire_chat_button(ctx, text, prompt, negative)
+
+
+def _wire_generate(ctx: AppContext, text, fields, outputs, go, stop, prompt, history) -> None:
+    """Generate (streaming progress and previews), Cancel, and the history refresh after."""
+    running: dict[str, threading.Event] = {}  # owner -> cancel flag of their running job
 
     @ui_errors
     def generate(
@@ -203,32 +222,19 @@ def build(ctx: AppContext) -> None:
     run = go.click(
         generate,
         [*fields, ctx.client_id],
-        [gallery, status, preview, info, last_seed],
+        outputs,
         api_name="image_generate",
         **ctx.heavy,
     )
     run.then(history["refresh_fn"], ctx.client_id, history["outputs"], api_visibility="private")
-    stop.click(cancel_run, ctx.client_id, status, api_visibility="private", queue=False)
+    stop.click(cancel_run, ctx.client_id, outputs[1], api_visibility="private", queue=False)
     prompt.submit(
         generate,
         [*fields, ctx.client_id],
-        [gallery, status, preview, info, last_seed],
+        outputs,
         api_visibility="private",
         **ctx.heavy,
     ).then(history["refresh_fn"], ctx.client_id, history["outputs"], api_visibility="private")
-    settings["reuse"].click(
-        lambda s: -1 if s is None else s,
-        last_seed,
-        settings["seed"],
-        api_visibility="private",
-        queue=False,
-    )
-    settings["random"].click(
-        lambda: -1, None, settings["seed"], api_visibility="private", queue=False
-    )
-    _wire_assistant(ctx, text, assistant, prompt, negative)
-    _wire_send_back(ctx, text, send_back, history, fields)
-    _wire_chat_button(ctx, text, prompt, negative)
 
 
 # ---------------------------------------------------------------- panels
