@@ -92,3 +92,38 @@ def test_prompt_assistant_endpoint_fills_the_boxes(launched_app):
     # and the note asks the user to check it.
     assert prompt.strip() and negative == ""
     assert "Prompt:" in note and "format" in note
+
+
+def test_leaving_a_running_generation_cancels_it(launched_app):
+    """A client that cancels (or a browser tab that closes) stops the run between steps."""
+    import time
+
+    client = _client(launched_app)
+    job = client.submit(
+        "tiny-image",
+        "a slow cat",
+        "",
+        64,
+        64,
+        150,
+        4.0,
+        "default",
+        5,
+        4,
+        api_name="/image_generate",
+    )
+    model = None
+    deadline = time.time() + 120
+    while time.time() < deadline:  # wait until the pipeline is running
+        if launched_app.registry.is_loaded("tiny-image"):
+            model = launched_app.registry.get("tiny-image")
+            if model.lock.locked():
+                break
+        time.sleep(0.2)
+    assert model is not None and model.lock.locked()
+    job.cancel()
+    assert model.lock.acquire(timeout=60), "the generation did not stop"
+    model.lock.release()
+    # The lock is held for the whole batch: free again with fewer than 4 images = it stopped early.
+    saved = list((Path(launched_app.data_dir) / "users").rglob("images/*.png"))
+    assert sum(read_parameters(p).prompt == "a slow cat" for p in saved) < 4
