@@ -10,6 +10,13 @@ import pytest
 pytestmark = pytest.mark.browser
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _unload_after(launched_app):
+    """Leave the shared app as we found it: no models loaded (other tests count them)."""
+    yield
+    launched_app.registry.unload_all()
+
+
 @pytest.fixture(scope="module")
 def browser():
     webdriver = pytest.importorskip("selenium.webdriver")

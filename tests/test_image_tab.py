@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from playground.image import read_parameters
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _unload_after(launched_app):
+    """Leave the shared app as we found it: no models loaded (other tests count them)."""
+    yield
+    launched_app.registry.unload_all()
 
 
 def _client(launched_app):
