@@ -168,8 +168,21 @@ def size_multiple(pipe: Any) -> int:
     return factor
 
 
+_MULTIPLES: dict[tuple[str, str, str], int] = {}
+
+
 def multiple_from_files(entry: Any, base_dir: Any = None) -> int | None:
     """The size multiple read from a model's VAE config on disk (None: not on disk yet)."""
+    key = (entry.name, str(entry.source), str(entry.revision))
+    if key not in _MULTIPLES:
+        found = _read_multiple(entry, base_dir)
+        if found is None:
+            return None  # look again next time: the files may have arrived
+        _MULTIPLES[key] = found
+    return _MULTIPLES[key]
+
+
+def _read_multiple(entry: Any, base_dir: Any = None) -> int | None:
     import json
 
     from playground.loaders.hub import cached_snapshot
