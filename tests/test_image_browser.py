@@ -1,0 +1,109 @@
+"""What a person sees in the Image tab, in a headless Chromium."""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _unload_after(launched_app):
+    """Leave the shared app as we found it: no models loaded (other tests count them)."""
+    yield
+    launched_app.registry.unload_all()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    webdriver = pytest.importorskip("selenium.webdriver")
+    if not (shutil.which("chromium") or shutil.which("chromium-browser")):
+        pytest.skip("needs a headless Chromium")
+    options = webdriver.ChromeOptions()
+    for arg in ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,2000"]:
+        options.add_argument(arg)
+    options.add_argument("--lang=en-US")
+    driver = webdriver.Chrome(options=options)
+    yield driver
+    driver.quit()
+
+
+def _wait(condition, timeout=180.0, step=0.5):
+    end = time.time() + timeout
+    while time.time() < end:
+        value = condition()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError("timed out waiting for the page")
+
+
+def _click_text(driver, tag: str, label: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    element = _wait(
+        lambda: next(
+            (
+                e
+                for e in driver.find_elements(By.TAG_NAME, tag)
+                if e.text.strip() == label and e.is_displayed()
+            ),
+            None,
+        )
+    )
+    element.click()
+
+
+def _visible_textareas(driver):
+    from selenium.webdriver.common.by import By
+
+    return [t for t in driver.find_elements(By.CSS_SELECTOR, "textarea") if t.is_displayed()]
+
+
+def test_generate_in_the_browser_shows_the_image_and_seed(browser, launched_app):
+    from selenium.webdriver.common.by import By
+
+    browser.get(launched_app.url)
+    _click_text(browser, "button", "Image")
+    prompt = _wait(lambda: _visible_textareas(browser))[0]
+    prompt.send_keys("a (cat:1.3) on a hill")
+    _click_text(browser, "button", "Generate")
+    _wait(
+        lambda: browser.find_elements(
+            By.CSS_SELECTOR, ".gallery-item img, button.thumbnail-item img"
+        )
+    )
+    page = browser.find_element(By.TAG_NAME, "body").text
+    assert "image(s) in" in page and "seed(s):" in page
+
+
+def test_chat_reply_can_be_sent_to_the_image_tab(browser, launched_app):
+    browser.get(launched_app.url)
+    box = _wait(lambda: _visible_textareas(browser))[0]
+    box.send_keys("a cat on a windowsill")
+    _click_text(browser, "button", "Send")
+    _wait(
+        lambda: any(
+            True for _ in browser.find_elements("css selector", ".message.bot, [data-testid='bot']")
+        )
+    )
+    _click_text(browser, "button", "Use reply as image prompt")
+    prompt = _wait(
+        lambda: next((t for t in _visible_textareas(browser) if t.get_attribute("value")), None)
+    )
+    assert prompt.get_attribute("value").strip()
+    _wait(lambda: launched_app.registry.status() and _unload(launched_app, "tiny-chat"), 60)
+
+
+def _unload(app, name: str) -> bool:
+    """Leave the shared app as other tests expect it (once the chat reply has finished)."""
+    from playground.errors import PlaygroundError
+
+    try:
+        app.registry.unload(name)
+    except PlaygroundError:
+        return False
+    return True
