@@ -33,6 +33,9 @@ def run_job(job_dir: str | Path, *, resume: bool = False, max_steps: int | None 
     job_dir = Path(job_dir).resolve()
     config = jobs.read_config(job_dir)
     log = jobs.JobLog(job_dir, echo=os.environ.get(jobs.DETACHED_ENV) != "1")
+    if resume and (jobs.read_json(job_dir / "status.json", {}) or {}).get("state") in jobs.FINAL:
+        # Resumed by hand after a cancel: the old request must not stop the new run.
+        (job_dir / jobs.CANCEL_FILE).unlink(missing_ok=True)
     (job_dir / "pid").write_text(str(os.getpid()))
     cancel = _CancelFlag(job_dir)
     ticket = None
