@@ -253,3 +253,44 @@ def test_queue_cancel_keeps_checkpoint_and_resume_continues(learnable, tmp_path)
     steps = [m["step"] for m in jobs.read_metrics(first) if "loss" in m]
     assert steps[-3:] == [stopped + 1, stopped + 2, stopped + 3]
     assert jobs.read_status(first)["state"] == "completed"
+
+
+def test_run_that_cannot_fit_is_refused_with_a_reason(learnable, tmp_path):
+    from playground.config import load_config
+    from playground.errors import OutOfMemoryError
+    from playground.finetune import engine
+    from playground.registry import Registry
+
+    registry = Registry(load_config(learnable / "models.yaml"))
+    huge = engine.plan(
+        registry,
+        "learn-chat",
+        learnable / "toy.jsonl",
+        overrides={"batch_size": 10**6, "max_length": 4096},
+    )
+    assert not huge.estimate.fits and "Lower the batch size" in huge.estimate.reason
+    assert "will not fit" in huge.report()
+    with pytest.raises(OutOfMemoryError, match="needs about"):
+        engine.start_job(registry, tmp_path, "someone", huge)
+    assert jobs.list_jobs(tmp_path, "someone") == []
+    small = engine.plan(registry, "learn-chat", learnable / "toy.jsonl")
+    assert small.estimate.fits and small.settings.target_modules == "all-linear"
+    assert small.settings.epochs == 5 and small.settings.val_ratio == 0  # 8 records: no split
+
+
+def test_export_merged_matches_the_adapter(learnable, trained_job, tmp_path):
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from playground.finetune import export_merged
+
+    out, manifest = trained_job
+    merged_dir = export_merged(out, tmp_path / "merged")
+    assert (merged_dir / "model.safetensors").exists() and (merged_dir / "tokenizer.json").exists()
+    merged = AutoModelForCausalLM.from_pretrained(merged_dir)
+    base = AutoModelForCausalLM.from_pretrained(manifest["base_source"])
+    tuned = PeftModel.from_pretrained(base, str(out / "adapter"))
+    ids = torch.tensor([[5, 17, 42, 99, 7]])
+    with torch.no_grad():
+        assert torch.allclose(merged(ids).logits, tuned(ids).logits, atol=1e-4)
