@@ -438,6 +438,7 @@ def _wire(ctx: AppContext, c: dict) -> None:
             gr.Info(f"New adapter in Chat: {', '.join(added)}")
 
     seen: dict[str, str] = {}
+    shown: dict[str, str] = {}
 
     def tick(job_id, client_id, request: gr.Request = None):
         # Re-attach after a refresh or restart: pick the newest job when none is selected.
@@ -445,18 +446,23 @@ def _wire(ctx: AppContext, c: dict) -> None:
         found = jobs.list_jobs(ctx.data_dir, owner)
         key = getattr(request, "session_hash", None) or owner
         signature = "|".join(f"{j.id}:{j.state}" for j in found)
-        choices_update = gr.skip()
+        choices_update = None
         if seen.get(key) != signature or (found and not job_id):
             seen[key] = signature
             if not job_id and found:
                 job_id = found[0].id
             choices_update = gr.Dropdown(choices=[(j.label, j.id) for j in found], value=job_id)
         if not job_id or not any(j.id == job_id for j in found):
-            return choices_update, gr.skip(), gr.skip(), gr.skip()
+            return choices_update or gr.skip(), gr.skip(), gr.skip(), gr.skip()
         job_dir = jobs.job_dir_for(ctx.data_dir, owner, job_id)
         if any(j.state == "completed" for j in found):
             _register(owner)
-        return (choices_update, *_job_view(job_dir, request))
+        # Send the plot and log only when the job folder changed since the last tick.
+        stamp = f"{job_id}:{_mtime(job_dir / 'status.json')}:{_mtime(job_dir / 'log.txt')}"
+        if shown.get(key) == stamp and choices_update is None:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        shown[key] = stamp
+        return (choices_update or gr.skip(), *_job_view(job_dir, request))
 
     c["timer"].tick(
         tick, [c["job"], ctx.client_id], [c["job"], *view], api_visibility="private", queue=False
@@ -491,6 +497,13 @@ def _wire(ctx: AppContext, c: dict) -> None:
 
     _wire_try(ctx, c)
     _wire_export(ctx, c)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _report_md(result) -> str:

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from playground.cli import main as cli
 from tests.conftest import free_port
 
 N_ADVANCED = 10  # rank, alpha, dropout, lr, epochs, max_steps, batch, accum, max_length, seed
@@ -88,7 +89,7 @@ def _status(client, job_id, owner):
     return client.predict(job_id, owner, api_name="/finetune_status")
 
 
-def test_job_survives_app_restart_and_is_private(tiny_models, tmp_path, toy_file):
+def test_job_survives_app_restart_and_is_private(tiny_models, tmp_path, toy_file, capsys):
     from gradio_client import Client
 
     data_dir = tmp_path / "data"
@@ -134,3 +135,7 @@ def test_job_survives_app_restart_and_is_private(tiny_models, tmp_path, toy_file
         assert entry.base == "tiny-chat" and entry.source.endswith("adapter")
     finally:
         demo.close()
+    # The administrator's view from a shell lists everyone's jobs.
+    assert cli(["finetune", "list", "--data-dir", str(data_dir)]) == 0
+    printed = capsys.readouterr().out
+    assert job_id in printed and "completed" in printed and "anon-alice-browser" in printed
