@@ -135,11 +135,11 @@ def status_markdown(job_dir: Path, status: dict, request: gr.Request | None) -> 
     return "\n\n".join(lines)
 
 
-def metrics_frame(job_dir: Path):
+def metrics_frame(job_dir: Path | None):
     import pandas as pd
 
     rows = []
-    for m in jobs.read_metrics(job_dir):
+    for m in jobs.read_metrics(job_dir) if job_dir is not None else []:
         if "loss" in m:
             rows.append({"step": m["step"], "loss": m["loss"], "series": "train"})
         if "eval_loss" in m:
@@ -272,9 +272,9 @@ def _jobs_panel(ctx: AppContext, c: dict) -> None:
         height=260,
     )
     with gr.Row():
-        c["cancel"] = gr.Button(ctx.t("finetune.cancel"), variant="stop")
-        c["resume"] = gr.Button(ctx.t("finetune.resume"))
-        c["try"] = gr.Button(ctx.t("finetune.try"), variant="primary")
+        c["cancel"] = gr.Button(ctx.t("finetune.cancel"), variant="stop", interactive=False)
+        c["resume"] = gr.Button(ctx.t("finetune.resume"), interactive=False)
+        c["try"] = gr.Button(ctx.t("finetune.try"), variant="primary", interactive=False)
     c["log"] = gr.Textbox(
         label=ctx.t("finetune.log"), lines=8, max_lines=16, interactive=False, autoscroll=True
     )
@@ -377,7 +377,8 @@ def _wire(ctx: AppContext, c: dict) -> None:
         gr.Info(tr("started", request, name=jobs.read_config(job_dir)["name"]))
         return (_job_choices(owner, job_dir.name), _report_md(result), *_job_view(job_dir, request))
 
-    view = [c["status"], c["plot"], c["log"]]
+    view = [c["status"], c["plot"], c["log"], c["cancel"], c["resume"], c["try"]]
+    skip_all = tuple(gr.skip() for _ in range(len(view) + 1))
     c["start"].click(
         start,
         [*data_inputs, c["name"], ctx.client_id],
@@ -395,16 +396,31 @@ def _wire(ctx: AppContext, c: dict) -> None:
 
     def _job_view(job_dir: Path, request):
         status = jobs.read_status(job_dir)
+        state = status.get("state")
+        resumable = state in ("cancelled", "failed") and jobs.last_checkpoint(job_dir) is not None
         return (
             status_markdown(job_dir, status, request),
             metrics_frame(job_dir),
             jobs.log_tail(job_dir),
+            gr.Button(interactive=state in jobs.ACTIVE),
+            gr.Button(interactive=resumable),
+            gr.Button(interactive=state == "completed"),
+        )
+
+    def _empty_view(request):
+        return (
+            tr("no_job", request),
+            metrics_frame(None),
+            "",
+            *(gr.Button(interactive=False) for _ in range(3)),
         )
 
     @ui_errors
     def status(job_id, client_id, request: gr.Request = None):
         """A job's state, progress with ETA, loss curve and log tail (only the caller's own jobs)."""
         owner = _owner(request, client_id)
+        if not job_id:
+            return _empty_view(request)
         job_dir = jobs.job_dir_for(ctx.data_dir, owner, job_id)
         _register(owner)
         return _job_view(job_dir, request)
@@ -434,8 +450,8 @@ def _wire(ctx: AppContext, c: dict) -> None:
 
     def _register(owner: str) -> None:
         added = register_finished(ctx.registry, ctx.data_dir, owner)
-        if added and "chat.refresh_models" in ctx.shared:
-            gr.Info(f"New adapter in Chat: {', '.join(added)}")
+        if added:
+            gr.Info(tr("in_chat", None, name=", ".join(added)))
 
     seen: dict[str, str] = {}
     shown: dict[str, str] = {}
@@ -453,14 +469,14 @@ def _wire(ctx: AppContext, c: dict) -> None:
                 job_id = found[0].id
             choices_update = gr.Dropdown(choices=[(j.label, j.id) for j in found], value=job_id)
         if not job_id or not any(j.id == job_id for j in found):
-            return choices_update or gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return (choices_update or gr.skip(), *skip_all[1:])
         job_dir = jobs.job_dir_for(ctx.data_dir, owner, job_id)
         if any(j.state == "completed" for j in found):
             _register(owner)
         # Send the plot and log only when the job folder changed since the last tick.
         stamp = f"{job_id}:{_mtime(job_dir / 'status.json')}:{_mtime(job_dir / 'log.txt')}"
         if shown.get(key) == stamp and choices_update is None:
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return skip_all
         shown[key] = stamp
         return (choices_update or gr.skip(), *_job_view(job_dir, request))
 

@@ -270,7 +270,7 @@ def adapter_entry(job_dir: Path) -> ModelEntry | None:
         task="chat",
         source=str((Path(job_dir) / "adapter").resolve()),
         base=manifest["base"],
-        label=f"{manifest.get('name')} (LoRA on {manifest['base']})",
+        label=manifest.get("name"),
         description=f"Fine-tuned on {manifest.get('dataset')}; final loss {loss:.3f}"
         if loss is not None
         else None,

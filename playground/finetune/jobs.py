@@ -209,6 +209,10 @@ def launch(job_dir: Path, *, resume: bool = False, max_steps: int | None = None)
     env[DETACHED_ENV] = "1"
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # The log is for people: no progress bars or library deprecation chatter in it.
+    env.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    env.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    env.setdefault("PYTHONWARNINGS", "ignore::FutureWarning,ignore::DeprecationWarning")
     log = open(job_dir / "log.txt", "ab")  # noqa: SIM115 (handed to the child)
     proc = subprocess.Popen(
         cmd,

@@ -205,7 +205,13 @@ def estimate(
     steps = settings.max_steps or max(1, math.ceil(steps_per_epoch * settings.epochs))
     tokens = int(steps * per_step * min(mean_tokens, settings.max_length))
     kind = device.split(":")[0]
-    seconds = 6 * params * tokens / THROUGHPUT.get(kind, THROUGHPUT["cpu"]) + 5
+    # Compute time, plus a fixed cost per step (optimizer, logging) that dominates small models.
+    per_step_overhead = 0.05 if kind == "cuda" else 0.3
+    seconds = (
+        6 * params * tokens / THROUGHPUT.get(kind, THROUGHPUT["cpu"])
+        + steps * per_step_overhead
+        + 10
+    )
     fits = memory <= available_bytes * 0.95
     reason = ""
     if not fits:

@@ -189,6 +189,10 @@ def load_base(config: dict, settings: TrainSettings, device: str, log: jobs.JobL
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    if os.environ.get(jobs.DETACHED_ENV) == "1":
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
     source = config["base_source"]
     log.write(f"loading {config['base']} from {source} on {device}")
     tokenizer = AutoTokenizer.from_pretrained(source)
