@@ -410,6 +410,7 @@ class JobCallback:
         self._start = time.time()
         self._start_step = 0
         self._last_status = 0.0
+        self._last_eval_step = -1
 
     def on_train_begin(self, args, state, control, **kwargs):
         self._start = time.time()
@@ -440,7 +441,8 @@ class JobCallback:
                 self.first_loss = row["loss"]
         if "learning_rate" in logs:
             row["learning_rate"] = float(logs["learning_rate"])
-        if "eval_loss" in logs:
+        if "eval_loss" in logs and state.global_step != self._last_eval_step:
+            self._last_eval_step = state.global_step
             row["eval_loss"] = float(logs["eval_loss"])
             self.eval_loss = row["eval_loss"]
         if len(row) > 3:
