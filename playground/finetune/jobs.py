@@ -14,7 +14,6 @@ show their position. A ticket whose process died is cleared.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import re
@@ -31,6 +30,11 @@ from typing import Any
 
 from playground.errors import CancelledError, InputError
 from playground.storage import atomic_write_json, read_json, safe_name, user_dir
+
+try:  # POSIX file locks keep the queue consistent; Windows runs without them
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None
 
 KIND = "finetune"
 CANCEL_FILE = "cancel"
@@ -213,6 +217,12 @@ def launch(job_dir: Path, *, resume: bool = False, max_steps: int | None = None)
     env.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     env.setdefault("TRANSFORMERS_VERBOSITY", "error")
     env.setdefault("PYTHONWARNINGS", "ignore::FutureWarning,ignore::DeprecationWarning")
+    # Its own session (a detached process on Windows): closing the app does not stop it.
+    detach: dict[str, Any] = {"start_new_session": True}
+    if os.name == "nt":  # pragma: no cover
+        detach = {
+            "creationflags": subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP
+        }
     log = open(job_dir / "log.txt", "ab")  # noqa: SIM115 (handed to the child)
     proc = subprocess.Popen(
         cmd,
@@ -221,7 +231,7 @@ def launch(job_dir: Path, *, resume: bool = False, max_steps: int | None = None)
         stdin=subprocess.DEVNULL,
         stdout=log,
         stderr=subprocess.STDOUT,
-        start_new_session=True,
+        **detach,
     )
     log.close()
     (job_dir / "pid").write_text(str(proc.pid))
@@ -292,10 +302,11 @@ def cancel(job_dir: Path) -> dict:
     (job_dir / CANCEL_FILE).write_text(str(time.time()))
     pid = job_pid(job_dir)
     if pid_alive(pid, job_dir):
-        import signal
+        if os.name != "nt":  # on Windows a signal would kill it outright; the file is enough
+            import signal
 
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
         return write_status(job_dir, message="cancelling: saving a checkpoint")
     return write_status(job_dir, state="cancelled", message="cancelled before it started", pid=None)
 
@@ -373,7 +384,8 @@ def wait_for_turn(
     last = None
     while True:
         with open(folder / ".lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+            if fcntl is not None:
+                fcntl.flock(lock, fcntl.LOCK_EX)
             live = _tickets(folder)
             if ticket not in live:  # cleared as stale while we were starting: take it again
                 ticket = take_ticket(job_dir, config)

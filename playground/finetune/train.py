@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import signal
 import time
 from pathlib import Path
@@ -352,6 +351,10 @@ def peak_memory(device: str) -> int:
         import torch
 
         return int(torch.cuda.max_memory_allocated())
+    try:
+        import resource
+    except ImportError:  # pragma: no cover (Windows)
+        return 0
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 
 
