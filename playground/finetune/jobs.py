@@ -201,6 +201,7 @@ def launch(job_dir: Path, *, resume: bool = False, max_steps: int | None = None)
     job_dir = Path(job_dir).resolve()
     config = read_config(job_dir)
     (job_dir / CANCEL_FILE).unlink(missing_ok=True)
+    (job_dir / "pid").unlink(missing_ok=True)  # the last run's pid must not mark this one dead
     if config.get("queue_dir"):
         take_ticket(job_dir, config)
     write_status(job_dir, state="queued", message="starting the training process", pid=None)
