@@ -159,6 +159,11 @@ def prepare_job(
         raise InputError(
             f"{out}: a job is already running in this folder; pick another --out folder."
         )
+    if (out / "checkpoints").exists() or (out / "adapter").exists():
+        raise InputError(
+            f"{out} already holds a fine-tune job with results; pick a new --out folder, "
+            "or continue that job with --resume."
+        )
     (out / "data").mkdir(parents=True, exist_ok=True)
     train, val = split_records(dataset.records, settings.val_ratio, settings.seed)
     train = mix_general(train, settings.mix_general, settings.seed)
