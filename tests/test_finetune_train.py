@@ -273,6 +273,10 @@ def test_run_that_cannot_fit_is_refused_with_a_reason(learnable, tmp_path):
     with pytest.raises(OutOfMemoryError, match="needs about"):
         engine.start_job(registry, tmp_path, "someone", huge)
     assert jobs.list_jobs(tmp_path, "someone") == []
+    from playground.errors import InputError
+
+    with pytest.raises(InputError, match="QLoRA .* needs a CUDA GPU"):
+        engine.plan(registry, "learn-chat", learnable / "toy.jsonl", overrides={"qlora": True})
     small = engine.plan(registry, "learn-chat", learnable / "toy.jsonl")
     assert small.estimate.fits and small.settings.target_modules == "all-linear"
     assert small.settings.epochs == 5 and small.settings.val_ratio == 0  # 8 records: no split

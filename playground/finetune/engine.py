@@ -187,6 +187,11 @@ def plan(
         values = settings.to_dict()
         values.update({k: v for k, v in overrides.items() if v is not None and v != ""})
         settings = TrainSettings.from_dict(values)
+    if settings.qlora and not _qlora_available(device):
+        raise InputError(
+            f"QLoRA (4-bit base) needs a CUDA GPU and the 'bitsandbytes' package; {base} runs on "
+            f"{device}. Turn QLoRA off, or pip install bitsandbytes."
+        )
     stats = token_stats(dataset, tokenizer, settings.max_length) if stats.records else stats
     est = None
     if stats.records:
