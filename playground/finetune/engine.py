@@ -1,0 +1,342 @@
+"""The fine-tune API used by the tab and the CLI: validate, plan, start, register, export."""
+
+from __future__ import annotations
+
+import functools
+import json
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from playground.config import Config, ModelEntry
+from playground.errors import InputError
+from playground.finetune import jobs
+from playground.finetune.dataset import ColumnMap, ParsedDataset, TokenStats, load_dataset
+from playground.finetune.settings import (
+    Estimate,
+    TrainSettings,
+    auto_settings,
+    available_memory,
+    estimate,
+)
+
+
+def base_models(config: Config | Any) -> list[str]:
+    """Chat models that can be fine-tuned (local or Hub weights; not endpoints, not adapters)."""
+    entries = config.entries("chat") if hasattr(config, "entries") else config.by_task("chat")
+    return [e.name for e in entries if not e.base]
+
+
+def _config_of(where) -> Config:
+    return where.config if hasattr(where, "config") and isinstance(where.config, Config) else where
+
+
+def resolve_base(where, name: str) -> tuple[ModelEntry, str, str]:
+    """(entry, local weights folder, device) of a base model; clear errors otherwise."""
+    from playground.device import resolve_device
+    from playground.loaders.hub import local_source
+
+    config = _config_of(where)
+    entry = where.entry(name) if hasattr(where, "entry") else config.get(name)
+    if entry is None:
+        raise InputError(
+            f"base model '{name}' is not configured; pick one of {', '.join(base_models(where))}"
+        )
+    if entry.task != "chat":
+        raise InputError(
+            f"'{name}' is a {entry.task} model; fine-tuning needs a chat model as the base."
+        )
+    if entry.base:
+        raise InputError(
+            f"'{name}' is itself an adapter; pick its base model '{entry.base}' instead."
+        )
+    source = local_source(entry, config.base_dir)
+    device = resolve_device(config.resolve_device(entry))
+    return entry, source, device
+
+
+@functools.lru_cache(maxsize=4)
+def load_tokenizer(source: str):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    if not getattr(tokenizer, "chat_template", None):
+        raise InputError(
+            f"the tokenizer in {source} has no chat template; pick an instruct/chat model as the base."
+        )
+    return tokenizer
+
+
+@functools.lru_cache(maxsize=4)
+def model_shape(source: str) -> dict[str, int]:
+    """Parameter count and sizes from config.json (no weights loaded)."""
+    data = json.loads((Path(source) / "config.json").read_text())
+    data = data.get("text_config", data)
+    hidden = int(data.get("hidden_size") or data.get("n_embd") or 1024)
+    layers = int(data.get("num_hidden_layers") or data.get("n_layer") or 24)
+    vocab = int(data.get("vocab_size") or 32000)
+    inter = int(data.get("intermediate_size") or 4 * hidden)
+    params = layers * (4 * hidden * hidden + 3 * hidden * inter) + vocab * hidden * (
+        1 if data.get("tie_word_embeddings", True) else 2
+    )
+    weights = sum(p.stat().st_size for p in Path(source).glob("*.safetensors"))
+    return {
+        "hidden": hidden,
+        "layers": layers,
+        "vocab": vocab,
+        "params": params,
+        "weight_bytes": weights,
+        "context": int(data.get("max_position_embeddings") or 2048),
+    }
+
+
+def token_stats(dataset: ParsedDataset, tokenizer, max_length: int) -> TokenStats:
+    """Tokens per record (rendered with the base model's chat template), and how many get cut."""
+    from playground.finetune.render import count_tokens
+
+    lengths = [count_tokens(tokenizer, r.messages) for r in dataset.records]
+    if not lengths:
+        return TokenStats(max_length=max_length)
+    ordered = sorted(lengths)
+    return TokenStats(
+        records=len(lengths),
+        min=ordered[0],
+        mean=statistics.fmean(lengths),
+        max=ordered[-1],
+        p95=ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))],
+        truncated=sum(1 for n in lengths if n > max_length),
+        max_length=max_length,
+        lengths=lengths,
+    )
+
+
+@dataclass
+class Plan:
+    """A validated dataset with its statistics, the settings to use and the estimate."""
+
+    dataset: ParsedDataset
+    stats: TokenStats
+    settings: TrainSettings
+    estimate: Estimate | None
+    base: str
+    device: str
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.dataset.ok
+
+    def report(self) -> str:
+        """A plain-text report (the CLI prints it; the tab shows it as Markdown)."""
+        d, s = self.dataset, self.stats
+        lines = [
+            f"{d.source}: {d.total} records, format {d.format}, {len(d.records)} valid, {len(d.issues)} problem(s)"
+        ]
+        for issue in d.issues[:50]:
+            lines.append(f"  - {issue}")
+        if len(d.issues) > 50:
+            lines.append(f"  ... and {len(d.issues) - 50} more")
+        if s.records:
+            lines.append(
+                f"tokens per record ({self.base} chat template): min {s.min}, mean {s.mean:.0f}, max {s.max}; "
+                f"{s.truncated} record(s) longer than max length {s.max_length} will be cut"
+            )
+        if self.estimate is not None:
+            lines.append(f"estimate on {self.device}: {self.estimate.describe()}")
+            if not self.estimate.fits:
+                lines.append(f"will not fit: {self.estimate.reason}")
+        lines += self.notes
+        return "\n".join(lines)
+
+
+def plan(
+    where,
+    base: str,
+    data_path: str | Path,
+    *,
+    format: str = "auto",
+    columns: ColumnMap | dict | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Plan:
+    """Read and check the dataset, count tokens, choose settings and estimate the run."""
+    _entry, source, device = resolve_base(where, base)
+    dataset = load_dataset(data_path, format=format, columns=columns)
+    tokenizer = load_tokenizer(source)
+    shape = model_shape(source)
+    context = min(shape["context"], getattr(tokenizer, "model_max_length", 10**9) or 10**9)
+    settings = auto_settings(
+        max(1, len(dataset.records)),
+        device=device,
+        p95_tokens=None,
+        context_window=context,
+        params=shape["params"],
+        qlora_available=_qlora_available(device),
+    )
+    stats = token_stats(dataset, tokenizer, settings.max_length)
+    if stats.records:
+        settings = auto_settings(
+            len(dataset.records),
+            device=device,
+            p95_tokens=stats.p95,
+            context_window=context,
+            params=shape["params"],
+            qlora_available=_qlora_available(device),
+        )
+    if overrides:
+        values = settings.to_dict()
+        values.update({k: v for k, v in overrides.items() if v is not None and v != ""})
+        settings = TrainSettings.from_dict(values)
+    if settings.qlora and not _qlora_available(device):
+        raise InputError(
+            f"QLoRA (4-bit base) needs a CUDA GPU and the 'bitsandbytes' package; {base} runs on "
+            f"{device}. Turn QLoRA off, or pip install bitsandbytes."
+        )
+    stats = token_stats(dataset, tokenizer, settings.max_length) if stats.records else stats
+    est = None
+    if stats.records:
+        est = estimate(
+            settings,
+            n_records=len(dataset.records),
+            mean_tokens=stats.mean,
+            params=shape["params"],
+            hidden=shape["hidden"],
+            layers=shape["layers"],
+            vocab=shape["vocab"],
+            device=device,
+            available_bytes=available_memory(device),
+            dtype_bytes=4 if not device.startswith("cuda") or settings.precision == "fp32" else 2,
+        )
+    return Plan(dataset, stats, settings, est, base, device)
+
+
+def _qlora_available(device: str) -> bool:
+    import importlib.util
+
+    return device.startswith("cuda") and importlib.util.find_spec("bitsandbytes") is not None
+
+
+def start_job(
+    registry,
+    data_dir: str | Path,
+    owner: str,
+    the_plan: Plan,
+    *,
+    name: str | None = None,
+) -> Path:
+    """Create a job folder for ``owner`` from a checked plan and launch it detached."""
+    from playground.finetune.settings import ensure_fits
+
+    the_plan.dataset.raise_for_issues()
+    if the_plan.estimate is not None:
+        ensure_fits(the_plan.estimate)
+    _entry, source, device = resolve_base(registry, the_plan.base)
+    if name:
+        _check_adapter_name(registry, name)
+    job_dir = jobs.jobs_root(data_dir, owner) / jobs.new_job_id()
+    config = registry.config
+    jobs.prepare_job(
+        job_dir,
+        models_config=config.path or "models.yaml",
+        base=the_plan.base,
+        base_source=source,
+        device=device,
+        dataset=the_plan.dataset,
+        settings=the_plan.settings,
+        name=name,
+        owner=owner,
+        queue_dir=Path(data_dir) / jobs.QUEUE_DIR,
+    )
+    jobs.launch(job_dir)
+    return job_dir
+
+
+def _check_adapter_name(registry, name: str) -> None:
+    from playground.config import NAME_PATTERN
+
+    if not NAME_PATTERN.match(name):
+        raise InputError(f"'{name}' cannot be an adapter name; use letters, digits and . _ - : +")
+    if name in registry.names():
+        raise InputError(f"a model named '{name}' already exists; pick another adapter name.")
+
+
+# ---------------------------------------------------------------- results
+
+
+def adapter_entry(job_dir: Path) -> ModelEntry | None:
+    """The registry entry for a finished job's adapter (None if it has none)."""
+    manifest_path = Path(job_dir) / "adapter" / "manifest.json"
+    if not manifest_path.exists():
+        return None
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    loss = manifest.get("train_loss")
+    return ModelEntry(
+        name=manifest.get("name") or f"{manifest['base']}-lora-{Path(job_dir).name}",
+        task="chat",
+        source=str((Path(job_dir) / "adapter").resolve()),
+        base=manifest["base"],
+        label=manifest.get("name"),
+        description=f"Fine-tuned on {manifest.get('dataset')}; final loss {loss:.3f}"
+        if loss is not None
+        else None,
+    )
+
+
+def register_finished(registry, data_dir: str | Path, owner: str | None = None) -> list[str]:
+    """Register every finished adapter (of ``owner``, or of everyone) whose base is configured."""
+    found = (
+        jobs.list_jobs(data_dir, owner) if owner else [j for _, j in jobs.list_all_jobs(data_dir)]
+    )
+    added = []
+    known = set(registry.names())
+    for job in found:
+        if job.state != "completed":
+            continue
+        entry = adapter_entry(job.path)
+        if entry is None or entry.base not in known:
+            continue
+        if entry.name in known:
+            if registry.entry(entry.name).source == entry.source:
+                continue
+            entry = entry.model_copy(update={"name": f"{entry.name}-{job.id[-6:]}"})
+            if entry.name in known:
+                continue
+        registry.register(entry)
+        known.add(entry.name)
+        added.append(entry.name)
+    return added
+
+
+def export_merged(job_dir: Path, out_dir: str | Path) -> Path:
+    """Merge the adapter into its base and save a full model (safetensors) + tokenizer."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    manifest = json.loads((Path(job_dir) / "adapter" / "manifest.json").read_text())
+    source = manifest["base_source"]
+    model = AutoModelForCausalLM.from_pretrained(source)
+    model = PeftModel.from_pretrained(model, str(Path(job_dir) / "adapter")).merge_and_unload()
+    out = Path(out_dir)
+    staging = out.with_name(f".{out.name}.tmp")
+    model.save_pretrained(str(staging), safe_serialization=True)
+    AutoTokenizer.from_pretrained(source).save_pretrained(str(staging))
+    from playground.storage import replace_dir
+
+    replace_dir(staging, out)
+    return out
+
+
+def push_adapter(job_dir: Path, repo_id: str, *, private: bool = True) -> str:
+    """Upload the adapter folder to the Hugging Face Hub (needs a saved token)."""
+    from huggingface_hub import HfApi, get_token
+
+    if not get_token():
+        raise InputError(
+            "no Hugging Face token found; run `hf auth login` or set HF_TOKEN, then try again."
+        )
+    if "/" not in repo_id:
+        raise InputError(f"'{repo_id}' is not a repo id; write it as user/name.")
+    api = HfApi()
+    api.create_repo(repo_id, private=private, exist_ok=True)
+    api.upload_folder(folder_path=str(Path(job_dir) / "adapter"), repo_id=repo_id)
+    return f"https://huggingface.co/{repo_id}"
