@@ -329,9 +329,17 @@ def _wire(ctx: AppContext, c: dict) -> None:
         )
 
     @ui_errors
-    def validate(*args):
+    def validate(
+        base, dataset, format, col_instruction, col_input, col_output, col_system,
+        val_split, mix_general, rank, alpha, dropout, learning_rate, epochs, max_steps,
+        batch_size, grad_accum, max_length, seed, precision, checkpointing, qlora,
+    ):  # fmt: skip
         """Check a dataset against a base model: problems, preview, token statistics, defaults and estimate."""
-        result = make_plan(*args)
+        result = make_plan(
+            base, dataset, format, col_instruction, col_input, col_output, col_system,
+            val_split, mix_general, rank, alpha, dropout, learning_rate, epochs, max_steps,
+            batch_size, grad_accum, max_length, seed, precision, checkpointing, qlora,
+        )  # fmt: skip
         issues = [
             [i.record or "", i.line or "", i.field or "", i.kind, i.message]
             for i in result.dataset.issues
@@ -366,11 +374,19 @@ def _wire(ctx: AppContext, c: dict) -> None:
     )
 
     @ui_errors
-    def start(*args, request: gr.Request = None):
+    def start(
+        base, dataset, format, col_instruction, col_input, col_output, col_system,
+        val_split, mix_general, rank, alpha, dropout, learning_rate, epochs, max_steps,
+        batch_size, grad_accum, max_length, seed, precision, checkpointing, qlora,
+        name, client_id, request: gr.Request = None,
+    ):  # fmt: skip
         """Validate the dataset, check the run fits, and start a LoRA job; returns the job list and its status."""
-        *args, name, client_id = args
         owner = _owner(request, client_id)
-        result = make_plan(*args)
+        result = make_plan(
+            base, dataset, format, col_instruction, col_input, col_output, col_system,
+            val_split, mix_general, rank, alpha, dropout, learning_rate, epochs, max_steps,
+            batch_size, grad_accum, max_length, seed, precision, checkpointing, qlora,
+        )  # fmt: skip
         job_dir = engine.start_job(
             ctx.registry, ctx.data_dir, owner, result, name=(name or "").strip() or None
         )
