@@ -162,6 +162,9 @@ def _wire(ctx: AppContext, p: dict, r: dict, s: dict) -> None:
                 text = transcribe(registry, asr, report.audio)
         return _report_markdown(report), (str(cleaned) if cleaned else None), text
 
+    # A new clip makes the last check stale: never clone from the previous clip by mistake.
+    r["upload"].change(lambda: ("", None), None, [r["report"], r["cleaned"]],
+                       api_visibility="private", queue=False)  # fmt: skip
     r["check"].click(
         check_clip,
         [p["model"], r["upload"], r["transcript"], p["asr"], ctx.client_id],
