@@ -62,7 +62,9 @@ def test_audio_at_model_rate_and_length_grows_with_text(shared_registry, referen
 
 def test_frame_budget_follows_the_text():
     opts = {"max_frames_per_sentence": 1000}
-    assert max_frames_for("Hi.", 7.5, opts) < max_frames_for("A much longer sentence " * 4, 7.5, opts)
+    assert max_frames_for("Hi.", 7.5, opts) < max_frames_for(
+        "A much longer sentence " * 4, 7.5, opts
+    )
     assert max_frames_for("word " * 500, 7.5, {"max_frames_per_sentence": 90}) == 90
 
 
@@ -84,7 +86,14 @@ def test_no_seed_picks_one_and_reports_it(shared_registry, reference):
 
 def test_progress_per_sentence_then_result(shared_registry, reference):
     items = list(
-        clone_stream(shared_registry, MODEL, reference, "One. Two. Three.", VoiceSettings(seed=1), consent=True)
+        clone_stream(
+            shared_registry,
+            MODEL,
+            reference,
+            "One. Two. Three.",
+            VoiceSettings(seed=1),
+            consent=True,
+        )
     )
     steps = [i for i in items if isinstance(i, SentenceDone)]
     assert [(s.index, s.total) for s in steps] == [(1, 3), (2, 3), (3, 3)]
@@ -201,3 +210,26 @@ def test_transcribe_with_tiny_whisper(shared_registry, reference):
     assert isinstance(text, str)
     with pytest.raises(InputError, match="not a speech-recognition"):
         transcribe(shared_registry, MODEL, reference.audio)
+
+
+# ---------------------------------------------------------------- second family: CSM
+
+CSM = "tiny-voice-csm"
+
+
+def test_csm_family_clones_with_its_transcript(shared_registry, reference):
+    settings = VoiceSettings(seed=1)
+    short = clone(shared_registry, CSM, reference, "Hi.", settings, consent=True)
+    vm = shared_registry.get(CSM)
+    assert vm.family.name == "csm" and vm.family.needs_transcript
+    assert short.sample_rate == 24000 and short.seconds > 0
+    two = clone(shared_registry, CSM, reference, "Hi. Bye.", settings, consent=True)
+    assert two.seconds > short.seconds * 1.5
+    again = clone(shared_registry, CSM, reference, "Hi.", settings, consent=True)
+    assert np.array_equal(short.audio, again.audio)
+
+
+def test_csm_needs_the_reference_transcript(shared_registry, reference):
+    bare = Reference(reference.audio, None)
+    with pytest.raises(InputError, match="needs the reference transcript"):
+        clone(shared_registry, CSM, bare, "Hi.", VoiceSettings(seed=1), consent=True)

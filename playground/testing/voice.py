@@ -1,7 +1,8 @@
-"""Tiny voice-clone model: a VibeVoice with a 1-layer Qwen2 backbone and a tiny audio codec.
+"""Tiny voice-clone models of both families: VibeVoice (``tiny-voice``) and CSM (``tiny-voice-csm``).
 
-Everything is random except two choices that make the tiny model behave like
-a real one in the ways tests care about:
+The tiny VibeVoice has a 1-layer Qwen2 backbone and a tiny audio codec.
+Everything is random except two choices that make it behave like a real one
+in the ways tests care about:
 
 * The language-model head is zero, so every logit ties and VibeVoice's greedy
   token choice falls on the lowest allowed id. The tokenizer puts the "speak
@@ -15,6 +16,7 @@ a real one in the ways tests care about:
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from playground.testing.tokenizer import CORPUS
 
@@ -58,7 +60,7 @@ CHAT_TEMPLATE = """\
  Speech output:{{ "\\n" }}{{ audio_bos_token }}"""
 
 
-def _tokenizer():
+def _tokenizer(special: list[str] = SPECIAL, **tokens: Any):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -67,17 +69,20 @@ def _tokenizer():
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=500,
-        special_tokens=SPECIAL,
+        special_tokens=special,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
     tok.train_from_iterator(CORPUS * 4, trainer=trainer)
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|pad|>", model_max_length=4096
-    )
+    tokens = tokens or {"eos_token": "<|endoftext|>", "pad_token": "<|pad|>"}
+    return PreTrainedTokenizerFast(tokenizer_object=tok, model_max_length=4096, **tokens)
 
 
 def build(folder: Path) -> list[dict]:
+    return [_vibevoice(folder), _csm(folder)]
+
+
+def _vibevoice(folder: Path) -> dict:
     import torch
     from transformers import GenerationConfig, VibeVoiceConfig, VibeVoiceProcessor
     from transformers import VibeVoiceForConditionalGeneration as Model
@@ -130,21 +135,105 @@ def build(folder: Path) -> list[dict]:
         chat_template=CHAT_TEMPLATE,
     )
     processor.save_pretrained(out)
-    return [
-        {
-            "name": "tiny-voice",
-            "task": "voice-clone",
-            "source": str(out),
-            "label": "Tiny voice clone (random weights)",
-            "languages": ["en", "zh"],
-            "license": "mit",
-            "size": "~1M params",
-            "options": {
-                "family": "vibevoice",
-                "best_reference_seconds": 10,
-                "max_reference_seconds": 20,
-                "diffusion_steps": 2,
-                "max_frames_per_sentence": 12,
-            },
-        }
-    ]
+    return {
+        "name": "tiny-voice",
+        "task": "voice-clone",
+        "source": str(out),
+        "label": "Tiny voice clone (random weights)",
+        "languages": ["en", "zh"],
+        "license": "mit",
+        "size": "~1M params",
+        "options": {
+            "family": "vibevoice",
+            "best_reference_seconds": 10,
+            "max_reference_seconds": 20,
+            "diffusion_steps": 2,
+            "max_frames_per_sentence": 12,
+        },
+    }
+
+
+CSM_SPECIAL = ["<|pad|>", "<|begin_of_text|>", "<|end_of_text|>", "<|AUDIO|>", "<|audio_eos|>"]
+# Speaker turns "[0]text", with "<|AUDIO|><|audio_eos|>" where a turn carries audio.
+CSM_TEMPLATE = (
+    "{% for message in messages %}{{ bos_token }}[{{ message.role }}]"
+    "{% for part in message.content %}{% if part.type == 'text' %}{{ part.text }}{{ eos_token }}"
+    "{% elif part.type == 'audio' %}<|AUDIO|><|audio_eos|>{% endif %}{% endfor %}{% endfor %}"
+)
+
+
+def _csm(folder: Path) -> dict:
+    """A tiny Sesame CSM with a tiny Mimi codec (4 codebooks of 16 codes, 12.5 Hz at 24 kHz).
+
+    The codec's codebooks are as large as the model's audio vocabulary, so any
+    code a random model picks can be decoded. Random weights practically never
+    emit the all-codebooks end-of-audio frame, so it speaks to the frame budget.
+    """
+    from transformers import (
+        CsmConfig,
+        CsmForConditionalGeneration,
+        CsmProcessor,
+        EncodecFeatureExtractor,
+        GenerationConfig,
+    )
+
+    out = folder / "tiny-voice-csm"
+    tokenizer = _tokenizer(
+        CSM_SPECIAL,
+        pad_token="<|pad|>",
+        bos_token="<|begin_of_text|>",
+        eos_token="<|end_of_text|>",
+        additional_special_tokens=["<|AUDIO|>", "<|audio_eos|>"],
+    )
+    pad, bos, _, audio, audio_eos = tokenizer.convert_tokens_to_ids(CSM_SPECIAL)
+    small = {"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1,
+             "num_attention_heads": 2, "num_key_value_heads": 1}  # fmt: skip
+    codes, books = 16, 4
+    config = CsmConfig(
+        **small,
+        vocab_size=codes,
+        text_vocab_size=len(tokenizer),
+        num_codebooks=books,
+        audio_token_id=audio,
+        audio_eos_token_id=audio_eos,
+        pad_token_id=pad,
+        bos_token_id=bos,
+        codebook_pad_token_id=codes - 1,
+        codebook_eos_token_id=0,
+        max_position_embeddings=2048,
+        depth_decoder_config={
+            **small,
+            "backbone_hidden_size": 16,
+            "vocab_size": codes,
+            "num_codebooks": books,
+        },  # fmt: skip
+        codec_config={
+            "model_type": "mimi",
+            **small,
+            "num_filters": 2,
+            "codebook_size": codes,
+            "codebook_dim": 8,
+            "vector_quantization_hidden_dimension": 8,
+            "num_quantizers": books,
+            "upsample_groups": 16,
+        },  # fmt: skip
+    )
+    model = CsmForConditionalGeneration(config).eval()
+    model.generation_config = GenerationConfig(max_new_tokens=32, do_sample=False)
+    model.save_pretrained(out)
+    processor = CsmProcessor(
+        EncodecFeatureExtractor(feature_size=1, sampling_rate=24000),
+        tokenizer,
+        chat_template=CSM_TEMPLATE,
+    )
+    processor.save_pretrained(out)
+    return {
+        "name": "tiny-voice-csm",
+        "task": "voice-clone",
+        "source": str(out),
+        "label": "Tiny CSM voice clone (random weights)",
+        "languages": ["en"],
+        "license": "apache-2.0",
+        "size": "~0.1M params",
+        "options": {"family": "csm", "max_frames_per_sentence": 4},
+    }

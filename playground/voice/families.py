@@ -145,7 +145,7 @@ class Csm(Family):
             {"role": "0", "content": [{"type": "text", "text": text}]},
         ]
         inputs = vm.processor.apply_chat_template(conversation, tokenize=True, return_dict=True)
-        return inputs.to(vm.model.device)
+        return inputs.to(vm.model.device, vm.model.dtype)
 
     def generate(self, vm, reference, transcript, text, *, controls, max_frames, stop=None):
         import torch
