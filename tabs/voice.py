@@ -229,15 +229,20 @@ def _wire(ctx: AppContext, p: dict, r: dict, s: dict) -> None:
         )
         stop = _new_stop(request)
         yield "⏳ …", None
-        for item in clone_stream(registry, model, reference, text, settings, consent=True,
-                                 stop=stop, owner=owner):  # fmt: skip
-            if isinstance(item, SynthesisResult):
-                out = _work_path(data_dir, owner, f"{time.strftime('%Y%m%d-%H%M%S')}-{item.seed}.wav",
-                                 kind="voice-outputs")  # fmt: skip
-                item.save(out)
-                yield _done_markdown(item), str(out)
-            else:
-                yield f"⏳ {item.index}/{item.total}: {item.sentence}", None
+        try:
+            for item in clone_stream(registry, model, reference, text, settings, consent=True,
+                                     stop=stop, owner=owner):  # fmt: skip
+                if isinstance(item, SynthesisResult):
+                    name = f"{time.strftime('%Y%m%d-%H%M%S')}-{item.seed}.wav"
+                    out = _work_path(data_dir, owner, name, kind="voice-outputs")
+                    item.save(out)
+                    yield _done_markdown(item), str(out)
+                else:
+                    yield f"⏳ {item.index}/{item.total}: {item.sentence}", None
+        finally:
+            with _STOPS_LOCK:
+                if _STOPS.get(_session(request)) is stop:
+                    del _STOPS[_session(request)]
 
     event = s["generate"].click(
         clone_voice,

@@ -117,3 +117,24 @@ def test_last_assistant_text_reads_messages():
     ]
     assert last_assistant_text(messages) == "Hello!"
     assert last_assistant_text([]) == ""
+
+
+def test_cancel_stops_a_running_generation(client, clips):
+    import time
+
+    text = " ".join(f"Sentence number {i}." for i in range(40))
+    job = client.submit(
+        "tiny-voice", "", None, _file(clips["good"]), GOOD_TEXT, text, True, 1,
+        1.3, 2, 0.9, 40, "client-a", api_name="/voice_clone",
+    )  # fmt: skip
+    deadline = time.time() + 120
+    while time.time() < deadline and not any("1/40" in str(o) for o in job.outputs()):
+        time.sleep(0.2)
+    assert any("1/40" in str(o) for o in job.outputs()), "generation did not start"
+    client.predict(api_name="/voice_cancel")
+    while not job.done() and time.time() < deadline:
+        time.sleep(0.2)
+    assert job.done()
+    statuses = [str(o[0]) for o in job.outputs()]
+    assert not any(s.startswith("✅") for s in statuses)  # never finished all 40 sentences
+    assert not any("40/40" in s for s in statuses)

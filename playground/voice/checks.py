@@ -42,14 +42,6 @@ class ClipLimits:
     min_snr_db: float = 15.0  # below: likely music or noise (error)
     good_snr_db: float = 25.0  # below: a warning
 
-    @classmethod
-    def from_options(cls, options: dict) -> ClipLimits:
-        limits = cls()
-        for key in ("min_seconds", "best_seconds", "max_seconds"):
-            if key.replace("seconds", "reference_seconds") in options:
-                setattr(limits, key, float(options[key.replace("seconds", "reference_seconds")]))
-        return limits
-
 
 @dataclass
 class ClipIssue:
