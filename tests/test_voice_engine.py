@@ -233,3 +233,27 @@ def test_csm_needs_the_reference_transcript(shared_registry, reference):
     bare = Reference(reference.audio, None)
     with pytest.raises(InputError, match="needs the reference transcript"):
         clone(shared_registry, CSM, bare, "Hi.", VoiceSettings(seed=1), consent=True)
+
+
+def test_shared_voice_prompt_gives_the_models_own_result(shared_registry, reference):
+    """The engine encodes the voice prompt once; that must equal the model's own per-call path."""
+    import torch
+
+    from playground.voice.families import GenerationControls
+
+    vm = shared_registry.get(MODEL)
+    samples = reference.audio.samples
+    inputs = vm.family.inputs(vm, samples, "Hello there.")
+    with torch.inference_mode():
+        features = vm.model.model.get_audio_features(
+            inputs["input_values"], inputs["padding_mask"], sample=False
+        ).pooler_output
+        torch.manual_seed(0)
+        own = vm.model.generate(**inputs, max_new_tokens=4, num_diffusion_steps=2, sample=False)
+    torch.manual_seed(0)
+    shared = vm.family.generate(
+        vm, samples, None, "Hello there.", controls=GenerationControls(diffusion_steps=2),
+        max_frames=4, prompt=features,
+    )  # fmt: skip
+    assert len(shared) == 4 * 3200
+    assert np.array_equal(vm.family.to_numpy(own[0]), shared)

@@ -180,6 +180,8 @@ def clone_stream(
                 f"'{model_name}' needs the reference transcript: type exactly what is said in the clip."
             )
         controls = settings.controls(vm.options)
+        _seed_everything(seed)
+        shared = vm.family.encode_prompt(vm, prompt)  # once, not once per sentence
         for i, sentence in enumerate(sentences):
             check_cancel(stop, i, len(sentences))
             _seed_everything(seed + i)
@@ -191,6 +193,7 @@ def clone_stream(
                 controls=controls,
                 max_frames=max_frames_for(sentence, vm.frame_rate, vm.options),
                 stop=stop,
+                prompt=shared,
             )
             check_cancel(stop, i, len(sentences))
             pieces.append(audio)

@@ -45,6 +45,10 @@ class Family:
     best_reference_seconds: ClassVar[float] = 10.0
     max_reference_seconds: ClassVar[float] = 20.0
 
+    def encode_prompt(self, voice_model: Any, reference: np.ndarray) -> Any:
+        """Work on the voice prompt that every sentence can share (``None``: nothing to share)."""
+        return None
+
     def generate(
         self,
         voice_model: Any,
@@ -55,7 +59,9 @@ class Family:
         controls: GenerationControls,
         max_frames: int,
         stop: threading.Event | None = None,
+        prompt: Any = None,
     ) -> np.ndarray:
+        """Audio for one sentence; ``prompt`` is what ``encode_prompt`` returned."""
         raise NotImplementedError
 
     # ------------------------------------------------------------ shared helpers
@@ -105,7 +111,36 @@ class VibeVoice(Family):
         )
         return inputs.to(vm.model.device, vm.model.dtype)
 
-    def generate(self, vm, reference, transcript, text, *, controls, max_frames, stop=None):
+    def encode_prompt(self, vm: Any, reference: np.ndarray) -> Any:
+        """The reference's acoustic embeddings, computed once for all sentences.
+
+        This is what the model's forward computes from ``input_values`` on every
+        call (including its sigma-VAE noise, drawn here under the caller's seed).
+        """
+        import torch
+
+        inputs = self.inputs(vm, reference, ".")
+        with torch.inference_mode():
+            features = vm.model.model.get_audio_features(
+                inputs["input_values"], inputs["padding_mask"]
+            )
+        return features.pooler_output
+
+    def _embed(self, vm: Any, inputs: Any, prompt: Any) -> dict[str, Any]:
+        """``inputs`` with the audio placeholders already filled from the shared prompt."""
+        ids = inputs["input_ids"]
+        embeds = vm.model.get_input_embeddings()(ids)
+        mask = (ids == vm.model.config.audio_token_id).unsqueeze(-1).expand_as(embeds)
+        embeds = embeds.masked_scatter(mask, prompt.to(embeds.device, embeds.dtype))
+        return {
+            "input_ids": ids,
+            "attention_mask": inputs["attention_mask"],
+            "inputs_embeds": embeds,
+        }
+
+    def generate(
+        self, vm, reference, transcript, text, *, controls, max_frames, stop=None, prompt=None
+    ):
         import torch
 
         inputs = self.inputs(vm, reference, text)
@@ -115,6 +150,8 @@ class VibeVoice(Family):
         if controls.diffusion_steps is not None:
             kwargs["num_diffusion_steps"] = int(controls.diffusion_steps)
         with torch.inference_mode():
+            if prompt is not None:
+                inputs = self._embed(vm, inputs, prompt)
             audio = vm.model.generate(**inputs, stopping_criteria=self.stopping(stop), **kwargs)
         return self.to_numpy(audio[0] if audio else None)
 
@@ -147,7 +184,9 @@ class Csm(Family):
         inputs = vm.processor.apply_chat_template(conversation, tokenize=True, return_dict=True)
         return inputs.to(vm.model.device, vm.model.dtype)
 
-    def generate(self, vm, reference, transcript, text, *, controls, max_frames, stop=None):
+    def generate(
+        self, vm, reference, transcript, text, *, controls, max_frames, stop=None, prompt=None
+    ):
         import torch
 
         inputs = self.inputs(vm, reference, transcript, text)
