@@ -14,7 +14,7 @@ from typing import Any
 
 import gradio as gr
 
-from playground.errors import InputError
+from playground.errors import InputError, PlaygroundError
 from playground.storage import user_dir
 from tabs.common import AppContext, owner_of, ui_errors
 
@@ -159,7 +159,10 @@ def _wire(ctx: AppContext, p: dict, r: dict, s: dict) -> None:
 
             write_wav(cleaned, report.audio.samples, report.audio.sample_rate)
             if not text and asr:
-                text = transcribe(registry, asr, report.audio)
+                try:
+                    text = transcribe(registry, asr, report.audio)
+                except PlaygroundError as exc:  # keep the report; the user can type the transcript
+                    gr.Warning(f"Could not transcribe the clip: {exc}")
         return _report_markdown(report), (str(cleaned) if cleaned else None), text
 
     # A new clip makes the last check stale: never clone from the previous clip by mistake.
