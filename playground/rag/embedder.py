@@ -42,6 +42,9 @@ class EmbeddingInfo:
         return cls(**{k: data.get(k, getattr(cls, k, "")) for k in cls.__dataclass_fields__})
 
     def same_model(self, other: EmbeddingInfo) -> bool:
+        """Same weights (by name, or by folder) used with the same prefixes."""
+        if (self.query_prefix, self.document_prefix) != (other.query_prefix, other.document_prefix):
+            return False
         if self.name == other.name:
             return True
         mine, theirs = _as_folder(self.source), _as_folder(other.source)
