@@ -19,7 +19,7 @@ def build(folder: Path) -> list[dict]:
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=2,
-        max_position_embeddings=512,
+        max_position_embeddings=2048,
         tie_word_embeddings=True,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
@@ -39,6 +39,6 @@ def build(folder: Path) -> list[dict]:
             "languages": ["en", "zh"],
             "license": "apache-2.0",
             "size": "~0.1M params",
-            "options": {"context_window": 512, "generation": {"max_new_tokens": 32}},
+            "options": {"context_window": 2048, "generation": {"max_new_tokens": 32}},
         }
     ]

@@ -48,7 +48,7 @@ def save_chat_tokenizer(folder: Path):
     tokenizer.eos_token = "<|im_end|>"
     tokenizer.bos_token = None
     tokenizer.chat_template = CHATML_TEMPLATE
-    tokenizer.model_max_length = 512
+    tokenizer.model_max_length = 2048
     tokenizer.save_pretrained(folder)
     return tokenizer
 

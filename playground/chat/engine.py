@@ -1,0 +1,314 @@
+"""Streaming replies from a chat model: local transformers models, LoRA adapters, endpoints.
+
+``stream_chat`` yields the reply so far (cumulative text) as tokens arrive.
+Generation runs in a background thread with a ``TextIteratorStreamer``; a
+stopping criterion watches the ``stop`` event, so setting it (or abandoning the
+iterator) ends generation within a token. The model is held with
+``registry.use`` for the whole generation, so it is never evicted mid-reply.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from playground.chat.prompt import PreparedPrompt, prepare
+from playground.chat.settings import GenerationSettings
+from playground.errors import InputError, PlaygroundError
+
+log = logging.getLogger(__name__)
+
+# How long the reader waits for the next token before checking the worker is alive.
+_POLL_SECONDS = 0.1
+
+
+@dataclass
+class StreamInfo:
+    """What happened during one reply; filled in as the stream runs."""
+
+    model: str
+    prompt: str = ""  # the exact text sent (chat template rendered); for endpoints, the messages
+    prompt_tokens: int = 0
+    context_window: int = 0
+    dropped: int = 0  # oldest messages left out to fit the context window
+    new_tokens: int = 0  # counted live, as the model makes them
+    first_token_seconds: float | None = None
+    seconds: float = 0.0
+    finish_reason: str = ""  # "stop" (model finished), "length", "cancelled"
+    settings: GenerationSettings | None = None
+
+    @property
+    def trimmed(self) -> bool:
+        return self.dropped > 0
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.new_tokens / self.seconds if self.seconds > 0 else 0.0
+
+
+class ChatStream:
+    """An iterator of cumulative reply text, with ``info`` about the run.
+
+    ``info`` (prompt text, tokens, trimming, finish reason) is complete once the
+    iteration ends; ``info.prompt`` and ``info.dropped`` are set before the first
+    text arrives.
+    """
+
+    def __init__(self, gen: Iterator[str], info: StreamInfo) -> None:
+        self._gen = gen
+        self.info = info
+        self.text = ""
+
+    def __iter__(self) -> ChatStream:
+        return self
+
+    def __next__(self) -> str:
+        self.text = next(self._gen)
+        return self.text
+
+    def close(self) -> None:
+        self._gen.close()
+
+
+def stream_chat(
+    registry: Any,
+    model: str,
+    messages: list[dict[str, str]],
+    settings: GenerationSettings | None = None,
+    *,
+    stop: threading.Event | None = None,
+) -> ChatStream:
+    """Stream a reply to ``messages`` from ``model``; yields the cumulative reply text.
+
+    ``messages`` are ``{"role": "system"|"user"|"assistant", "content": str}``
+    dicts (a role's system prompt first, if any). ``settings`` defaults to the
+    model's ``options.generation`` in models.yaml. Setting ``stop`` ends the
+    reply early (``info.finish_reason == "cancelled"``).
+    """
+    entry = registry.entry(model)
+    if entry.task not in ("chat", "endpoint") or (
+        entry.task == "endpoint" and entry.serves != "chat"
+    ):
+        chat_models = ", ".join(registry.names("chat", "endpoint")) or "(none)"
+        raise InputError(
+            f"'{model}' is a {entry.task} model, not a chat model. Chat models: {chat_models}"
+        )
+    settings = (settings or GenerationSettings.for_model(registry, model)).validated()
+    info = StreamInfo(model=model, settings=settings)
+    stop = stop or threading.Event()
+    if entry.task == "endpoint":
+        from playground.chat.remote import stream_endpoint
+
+        gen = stream_endpoint(registry, model, messages, settings, stop, info)
+    else:
+        gen = _stream_local(registry, model, messages, settings, stop, info)
+    return ChatStream(gen, info)
+
+
+def complete(
+    registry: Any,
+    model: str,
+    messages: list[dict[str, str]],
+    settings: GenerationSettings | None = None,
+) -> str:
+    """The whole reply at once (the last value ``stream_chat`` yields)."""
+    stream = stream_chat(registry, model, messages, settings)
+    for _ in stream:
+        pass
+    return stream.text
+
+
+def render_prompt(
+    registry: Any,
+    model: str,
+    messages: list[dict[str, str]],
+    settings: GenerationSettings | None = None,
+) -> PreparedPrompt:
+    """The exact text a local model would receive (after trimming), without generating."""
+    settings = (settings or GenerationSettings.for_model(registry, model)).validated()
+    with registry.use(model) as chat_model:
+        apply_configured_template(chat_model)
+        return prepare(
+            chat_model.tokenizer,
+            messages,
+            context_window=chat_model.context_window,
+            max_new_tokens=settings.max_new_tokens,
+            model_name=model,
+        )
+
+
+def apply_configured_template(chat_model: Any) -> None:
+    """Use ``options.chat_template`` from models.yaml when the tokenizer has none."""
+    template = chat_model.entry.options.get("chat_template")
+    if template and not getattr(chat_model.tokenizer, "chat_template", None):
+        chat_model.tokenizer.chat_template = template
+
+
+# ------------------------------------------------------------------ local models
+
+
+class _StopOnEvent:
+    """A transformers stopping criterion that ends generation once ``event`` is set."""
+
+    def __init__(self, event: threading.Event) -> None:
+        self.event = event
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        import torch
+
+        done = self.event.is_set()
+        return torch.full((input_ids.shape[0],), done, dtype=torch.bool, device=input_ids.device)
+
+
+def _stream_local(
+    registry: Any,
+    model: str,
+    messages: list[dict[str, str]],
+    settings: GenerationSettings,
+    stop: threading.Event,
+    info: StreamInfo,
+) -> Iterator[str]:
+    from transformers import StoppingCriteriaList, TextIteratorStreamer
+
+    with registry.use(model) as chat_model:
+        apply_configured_template(chat_model)
+        tokenizer = chat_model.tokenizer
+        prepared = prepare(
+            tokenizer,
+            messages,
+            context_window=chat_model.context_window,
+            max_new_tokens=settings.max_new_tokens,
+            model_name=model,
+        )
+        info.prompt, info.prompt_tokens = prepared.text, prepared.prompt_tokens
+        info.context_window, info.dropped = prepared.context_window, prepared.dropped
+        inputs = tokenizer(prepared.text, return_tensors="pt", add_special_tokens=False)
+        inputs = {k: v.to(chat_model.model.device) for k, v in inputs.items()}
+        # Our own event too, so that abandoning the iterator also ends the worker.
+        halt = threading.Event()
+        streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+        counter = _TokenCounter(info)
+        kwargs = dict(
+            **inputs,
+            **settings.generate_kwargs(),
+            streamer=_Tee(streamer, counter),
+            stopping_criteria=StoppingCriteriaList([_StopOnEvent(stop), _StopOnEvent(halt)]),
+            pad_token_id=tokenizer.pad_token_id,
+        )
+        failure: list[BaseException] = []
+        worker = threading.Thread(
+            target=_generate,
+            args=(chat_model.model, kwargs, settings.seed, streamer, failure),
+            name=f"chat-generate-{model}",
+            daemon=True,
+        )
+        start = time.perf_counter()
+        worker.start()
+        text = ""
+        try:
+            for piece in _read(streamer, worker):
+                if not piece:
+                    continue
+                if info.first_token_seconds is None:
+                    info.first_token_seconds = time.perf_counter() - start
+                text += piece
+                yield text
+                if stop.is_set():
+                    break
+        finally:
+            halt.set()
+            worker.join()
+            info.seconds = time.perf_counter() - start
+        if failure:
+            raise _explain_generation_error(model, failure[0])
+        if stop.is_set():
+            info.finish_reason = "cancelled"
+        elif counter.count >= settings.max_new_tokens:
+            info.finish_reason = "length"
+        else:
+            info.finish_reason = "stop"
+
+
+def _generate(model: Any, kwargs: dict, seed: int | None, streamer: Any, failure: list) -> None:
+    import torch
+
+    try:
+        if seed is not None:
+            from transformers import set_seed
+
+            set_seed(seed)
+        with torch.inference_mode():
+            model.generate(**kwargs)
+    except BaseException as exc:  # re-raised in the reading thread
+        failure.append(exc)
+        streamer.end()
+
+
+def _read(streamer: Any, worker: threading.Thread) -> Iterator[str]:
+    """Pieces of text from the streamer until it ends (or the worker died)."""
+    import queue
+
+    while True:
+        try:
+            piece = streamer.text_queue.get(timeout=_POLL_SECONDS)
+        except queue.Empty:
+            if not worker.is_alive() and streamer.text_queue.empty():
+                return
+            continue
+        if piece is streamer.stop_signal:
+            return
+        yield piece
+
+
+class _TokenCounter:
+    """Counts generated tokens as they are made (the first put is the prompt), live in ``info``."""
+
+    def __init__(self, info: StreamInfo) -> None:
+        self.info = info
+        self.prompt_seen = False
+
+    @property
+    def count(self) -> int:
+        return self.info.new_tokens
+
+    def put(self, value: Any) -> None:
+        if not self.prompt_seen:
+            self.prompt_seen = True
+            return
+        self.info.new_tokens += int(value.numel()) if hasattr(value, "numel") else 1
+
+    def end(self) -> None:
+        pass
+
+
+class _Tee:
+    """Hands every token to several streamers."""
+
+    def __init__(self, *streamers: Any) -> None:
+        self.streamers = streamers
+
+    def put(self, value: Any) -> None:
+        for s in self.streamers:
+            s.put(value)
+
+    def end(self) -> None:
+        for s in self.streamers:
+            s.end()
+
+
+def _explain_generation_error(model: str, exc: BaseException) -> BaseException:
+    if isinstance(exc, PlaygroundError):
+        return exc
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if "out of memory" in text.lower():
+        from playground.errors import OutOfMemoryError
+
+        return OutOfMemoryError(
+            f"'{model}' ran out of memory while answering ({text}). Lower max new tokens, "
+            "clear the chat history, or unload other models in the Models tab."
+        )
+    return PlaygroundError(f"'{model}' failed while generating: {type(exc).__name__}: {text}")
