@@ -328,3 +328,12 @@ def test_registry_embedder_uses_prefixes_and_records_model(registry, tmp_path):
     assert embedder_for(registry, recorded=c.embedding).info.name == "tiny-e5"
     with pytest.raises(ConfigError, match="built with the embedding model 'tiny-e5'"):
         embedder_for(registry, "tiny-embedding", recorded=c.embedding)
+
+
+def test_reranker_reorders_with_probabilities(registry, collection, embedder):
+    hits = collection.search(
+        "Jupiter planet", embedder, SearchSettings(k=3, reranker="tiny-reranker"), registry=registry
+    )
+    assert len(hits) == 3 and [h.rank for h in hits] == [1, 2, 3]
+    assert all(0.0 <= h.score <= 1.0 and h.score == h.relevance for h in hits)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)

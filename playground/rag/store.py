@@ -18,7 +18,7 @@ from playground.errors import InputError
 from playground.rag.chunking import ChunkSettings
 from playground.rag.embedder import Embedder
 from playground.rag.index import Collection
-from playground.storage import user_dir
+from playground.storage import read_json, user_dir
 
 _OPEN: dict[str, tuple[float, Collection]] = {}
 _OPEN_LOCK = threading.Lock()
@@ -49,32 +49,33 @@ class CollectionStore:
     def _folders(self) -> list[Path]:
         return sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
 
-    def list(self) -> list[CollectionSummary]:
+    def _manifests(self) -> list[tuple[Path, dict]]:
+        """Each collection's folder and manifest (cheap: the indexes are not loaded)."""
         out = []
         for folder in self._folders():
-            if not Collection.exists(folder):
-                continue
-            c = self._load(folder)
-            out.append(
-                CollectionSummary(
-                    name=c.name,
-                    folder=folder.name,
-                    documents=len(c.manifest["documents"]),
-                    chunks=len(c.chunks),
-                    embedding=c.embedding.name,
-                    updated=c.manifest.get("updated", 0.0),
-                )
+            if Collection.exists(folder):
+                out.append((folder, read_json(folder / "manifest.json")))
+        return out
+
+    def list(self) -> list[CollectionSummary]:
+        out = [
+            CollectionSummary(
+                name=m["name"],
+                folder=folder.name,
+                documents=len(m["documents"]),
+                chunks=sum(d["chunks"] for d in m["documents"]),
+                embedding=m["embedding"].get("name", ""),
+                updated=m.get("updated", 0.0),
             )
+            for folder, m in self._manifests()
+        ]
         return sorted(out, key=lambda s: s.name.lower())
 
     def names(self) -> list[str]:
         return [s.name for s in self.list()]
 
     def _find(self, name: str) -> Path | None:
-        for folder in self._folders():
-            if Collection.exists(folder) and self._load(folder).name == name:
-                return folder
-        return None
+        return next((folder for folder, m in self._manifests() if m["name"] == name), None)
 
     def open(self, name: str) -> Collection:
         folder = self._find(name)
