@@ -153,20 +153,26 @@ def bench_search(model, embedder, n: int, queries: int) -> None:
     print(f"reopened it from disk in {time.perf_counter() - t:.1f} s")
     qs = [QUERIES[i % len(QUERIES)] for i in range(queries)]
     collection.search(qs[0], embedder)  # warm-up (jieba, caches)
-    ours = []
-    for q in qs:
-        t = time.perf_counter()
-        collection.search(q, embedder, SearchSettings(k=5))
-        ours.append((time.perf_counter() - t) * 1000)
     flat = faiss.IndexHNSWFlat(vectors.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
     flat.hnsw.efSearch = 128
     flat.add(vectors)
-    plain = []
-    for q in qs:
+
+    def run_ours(q: str) -> None:
+        t = time.perf_counter()
+        collection.search(q, embedder, SearchSettings(k=5))
+        ours.append((time.perf_counter() - t) * 1000)
+
+    def run_plain(q: str) -> None:
         t = time.perf_counter()
         qv = model.encode([q], normalize_embeddings=True, convert_to_numpy=True)
         flat.search(np.asarray(qv, dtype="float32"), 5)
         plain.append((time.perf_counter() - t) * 1000)
+
+    ours, plain = [], []
+    for i, q in enumerate(qs):  # interleaved, alternating order: same machine load for both
+        first, second = (run_ours, run_plain) if i % 2 else (run_plain, run_ours)
+        first(q)
+        second(q)
     qvecs = {q: embedder.embed_query(q) for q in QUERIES}
     retrieval = []
     cached = _Cached(embedder, qvecs)
@@ -203,6 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     registry = Registry(parse_config("version: 1\nmodels: []\n"))
     embedder = embedder_for(registry, str(folder))
 
+    import os
+
+    print(f"{os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f} at start")
     plain, ours = bench_indexing(model, embedder, args.index_chunks)
     print(f"indexing {args.index_chunks} chunks: plain encode + faiss add {plain:.1f} chunks/s, "
           f"playground (embed + FAISS + BM25 + atomic save) {ours:.1f} chunks/s, "

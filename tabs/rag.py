@@ -484,7 +484,7 @@ def _wire_answers(ctx: AppContext, c: dict) -> None:
         history.append({"role": "assistant", "content": ""})
         yield history, gr.skip(), raw, ""
         try:
-            used = []
+            sources: Any = gr.skip()
             for answer in answer_stream(
                 ctx.registry, model, question, hits, threshold=threshold, stop=stop
             ):
@@ -492,11 +492,12 @@ def _wire_answers(ctx: AppContext, c: dict) -> None:
                 history[-1]["content"] = (
                     link_citations(answer.text, used) if answer.found else answer.text
                 )
-                if answer.done or len(answer.text) % 8 == 0:
-                    others = [h for h in hits if h not in used]
-                    yield history, sources_html(question, used, others), raw, ""
-            others = [h for h in hits if h not in used]
-            yield history, sources_html(question, used, others), raw, ""
+                if not isinstance(sources, str):  # the sources are known from the first update
+                    sources = sources_html(question, used, [h for h in hits if h not in used])
+                    yield history, sources, raw, ""
+                else:
+                    yield history, gr.skip(), gr.skip(), ""
+            yield history, sources, raw, ""  # the final state in full, for API callers
         finally:
             if _STOPS.get(key) is stop:
                 del _STOPS[key]

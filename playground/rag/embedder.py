@@ -82,15 +82,24 @@ class Embedder:
         self, texts: list[str], progress: Callable[[int, int], None] | None = None
     ) -> np.ndarray:
         texts = [self.info.document_prefix + t for t in texts]
-        out = []
+        if not texts:
+            return np.zeros((0, self.dimension), dtype="float32")
+        # Longest first, so each batch holds texts of similar length (little padding),
+        # as sentence-transformers does inside one encode() call; batches give progress.
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        out = (
+            np.zeros((len(texts), self.dimension or 0), dtype="float32") if self.dimension else None
+        )
         with self._hold() as model:
             for start in range(0, len(texts), ENCODE_BATCH):
-                out.append(_encode(model, texts[start : start + ENCODE_BATCH]))
+                rows = order[start : start + ENCODE_BATCH]
+                vectors = _encode(model, [texts[i] for i in rows])
+                if out is None:
+                    out = np.zeros((len(texts), vectors.shape[1]), dtype="float32")
+                out[rows] = vectors
                 if progress:
                     progress(min(start + ENCODE_BATCH, len(texts)), len(texts))
-        if not out:
-            return np.zeros((0, self.dimension), dtype="float32")
-        return np.vstack(out)
+        return out
 
     def embed_query(self, text: str) -> np.ndarray:
         with self._hold() as model:
