@@ -28,7 +28,7 @@ from playground.rag.answer import message as fixed_message
 from playground.rag.text import keyword_tokens
 from tabs.common import AppContext, owner_of, ui_errors
 
-DOC_HEADERS = ["document", "type", "pages", "chunks", "id"]
+DOC_HEADERS = ["document", "type", "pages", "chunks"]
 _STOPS: dict[str, threading.Event] = {}
 CSS_SOURCES = (
     "<style>.rag-src{border:1px solid var(--border-color-primary);border-radius:8px;"
@@ -59,7 +59,7 @@ def chat_models(registry) -> list[str]:
 
 
 def document_rows(collection) -> list[list[Any]]:
-    return [[d.name, d.kind, d.pages or "", d.chunks, d.id] for d in collection.documents]
+    return [[d.name, d.kind, d.pages or "", d.chunks] for d in collection.documents]
 
 
 def highlight(text: str, query: str) -> str:
@@ -68,7 +68,11 @@ def highlight(text: str, query: str) -> str:
     words = sorted({w for w in keyword_tokens(query) if len(w) > 1 or not w.isascii()}, key=len)
     if not words:
         return escaped
-    pattern = "|".join(re.escape(html.escape(w)) for w in reversed(words))
+    # Whole words for Latin script ("tea" not inside "steamed"); Chinese has no spaces.
+    pattern = "|".join(
+        rf"\b{re.escape(html.escape(w))}\b" if w.isascii() else re.escape(w)
+        for w in reversed(words)
+    )
     return re.sub(f"({pattern})", r"<mark>\1</mark>", escaped, flags=re.IGNORECASE)
 
 

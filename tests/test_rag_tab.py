@@ -123,6 +123,7 @@ def test_citations_become_links_and_unknown_numbers_are_flagged():
 
 def test_highlight_escapes_and_marks_english_and_chinese():
     assert highlight("<b>Tea</b> is hot", "tea") == "&lt;b&gt;<mark>Tea</mark>&lt;/b&gt; is hot"
+    assert highlight("steamed tea", "tea") == "steamed <mark>tea</mark>"
     assert "<mark>数据库</mark>" in highlight("分布式数据库很快", "数据库在哪")
     html = sources_html("q", [_hit(1, "x")], [_hit(2, "y")])
     assert 'id="rag-src-1"' in html and "below the relevance threshold" in html
