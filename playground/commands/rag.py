@@ -142,7 +142,7 @@ def _index(args: argparse.Namespace) -> int:
     for name in report.duplicates:
         print(f"already indexed: {name}")
     for name, reason in report.skipped:
-        print(f"skipped {name}: {reason}")
+        print(f"skipped {name}: {reason.removeprefix(f'{name}: ')}")
     print(
         f"collection {args.collection}: {len(collection.documents)} document(s), "
         f"{len(collection.chunks)} chunk(s), embedding model {collection.embedding.name}"

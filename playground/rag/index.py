@@ -385,6 +385,8 @@ def build_dense_index(vectors: np.ndarray) -> Any:
 def build_keyword_index(chunks: list[Chunk]) -> Any:
     import bm25s
 
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every build at DEBUG
+
     tokens = [keyword_tokens(embedding_text(c)) or [""] for c in chunks]
     index = bm25s.BM25()
     index.index(tokens, show_progress=False)

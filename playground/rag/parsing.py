@@ -81,9 +81,9 @@ def parse_file(path: str | Path, *, name: str | None = None) -> ParsedDocument:
     if suffix not in _PARSERS and path.is_file() and _looks_like_text(path):
         suffix = ".txt"  # README, LICENSE, GPL-3 ...: plain text without a known extension
     if suffix not in _PARSERS:
+        kind = f"file type '{suffix}'" if suffix else "file (no extension, and not plain text)"
         raise InputError(
-            f"{name}: unsupported file type '{suffix or '(none)'}'. Supported: "
-            f"{', '.join(supported_suffixes())}."
+            f"{name}: unsupported {kind}. Supported: {', '.join(supported_suffixes())}."
         )
     if not path.is_file():
         raise InputError(f"{name}: file not found at {path}.")
