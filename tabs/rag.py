@@ -320,7 +320,8 @@ def _wire_collections(ctx: AppContext, c: dict) -> None:
         lines = [f"**{collection}**: {report.summary()}."]
         lines += [f"- already in the collection: {n}" for n in report.duplicates]
         lines += [
-            f"- ⚠️ skipped **{html.escape(n)}**: {html.escape(why)}" for n, why in report.skipped
+            f"- ⚠️ skipped **{html.escape(n)}**: {html.escape(why.removeprefix(f'{n}: '))}"
+            for n, why in report.skipped
         ]
         if report.skipped and not report.added:
             gr.Warning("No file could be indexed; see the status for the reasons.")
