@@ -20,7 +20,7 @@ from playground.rag.embedder import Embedder
 from playground.rag.index import Collection
 from playground.storage import read_json, user_dir
 
-_OPEN: dict[str, tuple[float, Collection]] = {}
+_OPEN: dict[str, Collection] = {}
 _OPEN_LOCK = threading.Lock()
 MAX_NAME = 80
 
@@ -117,19 +117,22 @@ class CollectionStore:
 
 
 def load_cached(folder: str | Path) -> Collection:
-    """Open a collection, reusing the loaded one while its manifest is unchanged."""
+    """Open a collection, reusing the loaded one while it matches what is on disk.
+
+    A collection changed in this process (add, remove, rename) is still the
+    cached object, so the next search does not reload it from disk.
+    """
     folder = Path(folder)
     key = str(folder.resolve())
-    manifest = folder / "manifest.json"
     Collection.exists(folder)  # finishes an interrupted swap, if any
-    stamp = manifest.stat().st_mtime_ns if manifest.exists() else 0
+    on_disk = (read_json(folder / "manifest.json") or {}).get("updated")
     with _OPEN_LOCK:
         cached = _OPEN.get(key)
-        if cached and cached[0] == stamp:
-            return cached[1]
+        if cached and cached.manifest.get("updated") == on_disk:
+            return cached
     collection = Collection.open(folder)
     with _OPEN_LOCK:
-        _OPEN[key] = (stamp, collection)
+        _OPEN[key] = collection
         while len(_OPEN) > 16:
             _OPEN.pop(next(iter(_OPEN)))
     return collection
