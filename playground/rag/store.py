@@ -106,11 +106,12 @@ class CollectionStore:
         folder = self._find(name)
         if folder is None:
             raise InputError(f"there is no collection named '{name}'.")
+        key = str(folder.resolve())
         trash = folder.with_name(f".trash-{folder.name}-{secrets.token_hex(3)}")
         folder.rename(trash)  # gone from listings at once, even if removal is slow
         shutil.rmtree(trash, ignore_errors=True)
         with _OPEN_LOCK:
-            _OPEN.pop(str(folder), None)
+            _OPEN.pop(key, None)
 
     def _load(self, folder: Path) -> Collection:
         return load_cached(folder)
