@@ -1,0 +1,427 @@
+"""A collection on disk: chunks, their vectors, a FAISS index and a BM25 index.
+
+Layout of a collection folder::
+
+    manifest.json   name, embedding model, chunk settings, documents
+    chunks.jsonl    one chunk per line (text, source, page, heading, offsets)
+    vectors.npy     float32 (n, dim), L2-normalised
+    dense.faiss     exact inner-product index, or HNSW above HNSW_THRESHOLD chunks
+    bm25/           bm25s keyword index (jieba for Chinese)
+
+Every change writes a complete new folder next to the old one and swaps it in
+(``playground.storage.replace_dir``): a crash mid-ingest leaves the previous
+collection intact, and readers never see half a collection.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import secrets
+import shutil
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from playground.errors import InputError
+from playground.rag.chunking import Chunk, ChunkSettings
+from playground.rag.embedder import Embedder, EmbeddingInfo
+from playground.rag.fusion import rrf
+from playground.rag.text import keyword_tokens
+from playground.storage import atomic_write_bytes, atomic_write_json, atomic_write_text, replace_dir
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+HNSW_THRESHOLD = 20_000  # chunks; below it an exact index is both fast and exact
+HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 128
+MODES = ("hybrid", "dense", "keyword")
+_LOCKS: defaultdict[str, threading.RLock] = defaultdict(threading.RLock)
+
+
+@dataclass
+class SearchSettings:
+    """How to search: hybrid (dense + BM25 fused by RRF), dense or keyword only."""
+
+    k: int = 5
+    mode: str = "hybrid"
+    candidates: int = 50  # taken from each retriever before fusion
+    reranker: str | None = None  # a reranker model name from the registry
+    rerank_pool: int = 20
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise InputError(
+                f"search mode '{self.mode}' is unknown; use one of {', '.join(MODES)}."
+            )
+        if self.k < 1:
+            raise InputError(f"k must be at least 1, got {self.k}.")
+
+
+@dataclass
+class Hit:
+    """One retrieved chunk. ``score`` orders the hits; ``relevance`` is compared
+    with the threshold (cosine similarity, or the reranker's probability)."""
+
+    rank: int
+    chunk: Chunk
+    score: float
+    relevance: float
+    dense_rank: int | None = None
+    keyword_rank: int | None = None
+
+    def to_json(self) -> dict:
+        c = self.chunk
+        return {"text": c.text, "source": c.source, "page": c.page, "score": round(self.score, 6)}
+
+
+@dataclass
+class DocumentInfo:
+    id: str
+    name: str
+    sha256: str
+    kind: str
+    size: int
+    pages: int | None
+    chunks: int
+    added: float = field(default_factory=time.time)
+
+
+class Collection:
+    """A searchable set of documents stored in one folder."""
+
+    def __init__(
+        self,
+        path: Path,
+        manifest: dict,
+        chunks: list[Chunk],
+        vectors: np.ndarray,
+        dense: Any = None,
+        bm25: Any = None,
+    ) -> None:
+        self.path = Path(path)
+        self.manifest = manifest
+        self.chunks = chunks
+        self.vectors = vectors
+        self._dense = dense
+        self._bm25 = bm25
+
+    # ------------------------------------------------------------ creating / opening
+
+    @classmethod
+    def create(
+        cls,
+        path: str | Path,
+        embedding: EmbeddingInfo,
+        *,
+        name: str | None = None,
+        chunking: ChunkSettings | None = None,
+    ) -> Collection:
+        """A new, empty collection (written to disk at once)."""
+        path = Path(path)
+        chunking = chunking or ChunkSettings()
+        manifest = {
+            "format": FORMAT,
+            "name": name or path.name,
+            "created": time.time(),
+            "updated": time.time(),
+            "embedding": embedding.to_dict(),
+            "chunking": {"chunk_size": chunking.chunk_size, "overlap": chunking.overlap},
+            "documents": [],
+        }
+        collection = cls(path, manifest, [], np.zeros((0, embedding.dimension), "float32"))
+        with collection.lock:
+            collection._commit(manifest, [], collection.vectors)
+        return collection
+
+    @classmethod
+    def open(cls, path: str | Path) -> Collection:
+        """Load a collection folder; ``InputError`` if it is not one."""
+        path = Path(path)
+        _recover(path)
+        manifest_path = path / "manifest.json"
+        if not manifest_path.exists():
+            raise InputError(
+                f"{path} is not a collection (no manifest.json). Create it with "
+                "`playground rag index --collection DIR FILE...`."
+            )
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if manifest.get("format", 0) > FORMAT:
+            raise InputError(f"{path} was written by a newer version of the playground; upgrade.")
+        with open(path / "chunks.jsonl", encoding="utf-8") as handle:
+            chunks = [Chunk(**json.loads(line)) for line in handle if line.strip()]
+        vectors = np.load(path / "vectors.npy")
+        dense = _read_faiss(path / "dense.faiss") if chunks else None
+        bm25 = _read_bm25(path / "bm25") if chunks else None
+        return cls(path, manifest, chunks, vectors, dense, bm25)
+
+    @classmethod
+    def exists(cls, path: str | Path) -> bool:
+        path = Path(path)
+        _recover(path)
+        return (path / "manifest.json").exists()
+
+    # ------------------------------------------------------------ properties
+
+    @property
+    def lock(self) -> threading.RLock:
+        return _LOCKS[str(self.path.resolve())]
+
+    @property
+    def name(self) -> str:
+        return self.manifest["name"]
+
+    @property
+    def embedding(self) -> EmbeddingInfo:
+        return EmbeddingInfo.from_dict(self.manifest["embedding"])
+
+    @property
+    def chunking(self) -> ChunkSettings:
+        return ChunkSettings(**self.manifest["chunking"])
+
+    @property
+    def documents(self) -> list[DocumentInfo]:
+        return [DocumentInfo(**d) for d in self.manifest["documents"]]
+
+    def find_document(self, id_or_name: str) -> DocumentInfo:
+        for doc in self.documents:
+            if id_or_name in (doc.id, doc.name):
+                return doc
+        raise InputError(f"no document '{id_or_name}' in collection '{self.name}'.")
+
+    def has_content(self, sha256: str) -> DocumentInfo | None:
+        return next((d for d in self.documents if d.sha256 == sha256), None)
+
+    # ------------------------------------------------------------ changing
+
+    def add(self, docs: list[tuple[DocumentInfo, list[Chunk], np.ndarray]]) -> None:
+        """Append documents with their chunks and vectors, then save atomically."""
+        if not docs:
+            return
+        with self.lock:
+            chunks = self.chunks + [c for _, cs, _ in docs for c in cs]
+            vectors = np.vstack([self.vectors] + [v for _, _, v in docs]).astype("float32")
+            manifest = dict(self.manifest)
+            manifest["documents"] = self.manifest["documents"] + [vars(d) for d, _, _ in docs]
+            self._commit(manifest, chunks, vectors)
+
+    def remove_document(self, id_or_name: str) -> DocumentInfo:
+        """Remove one document; the indexes are rebuilt without it (no re-embedding)."""
+        with self.lock:
+            doc = self.find_document(id_or_name)
+            keep = [i for i, c in enumerate(self.chunks) if c.doc_id != doc.id]
+            manifest = dict(self.manifest)
+            manifest["documents"] = [d for d in self.manifest["documents"] if d["id"] != doc.id]
+            self._commit(manifest, [self.chunks[i] for i in keep], self.vectors[keep])
+            return doc
+
+    def rename(self, new_name: str) -> None:
+        new_name = new_name.strip()
+        if not new_name:
+            raise InputError("a collection name cannot be empty.")
+        with self.lock:
+            manifest = dict(self.manifest, name=new_name, updated=time.time())
+            atomic_write_json(self.path / "manifest.json", manifest)
+            self.manifest = manifest
+
+    def _commit(self, manifest: dict, chunks: list[Chunk], vectors: np.ndarray) -> None:
+        """Build the indexes, write a complete new folder, swap it in, then update self."""
+        manifest = dict(manifest, updated=time.time())
+        dense = build_dense_index(vectors) if len(chunks) else None
+        bm25 = build_keyword_index(chunks) if chunks else None
+        staging = self.path.with_name(f".{self.path.name}.staging-{secrets.token_hex(4)}")
+        staging.mkdir(parents=True)
+        try:
+            _write_chunks(staging / "chunks.jsonl", chunks)
+            buffer = io.BytesIO()
+            np.save(buffer, np.ascontiguousarray(vectors, dtype="float32"))
+            atomic_write_bytes(staging / "vectors.npy", buffer.getvalue())
+            if dense is not None:
+                _write_faiss(dense, staging / "dense.faiss")
+            if bm25 is not None:
+                bm25.save(str(staging / "bm25"), show_progress=False)
+            atomic_write_json(staging / "manifest.json", manifest)  # last: marks it complete
+            replace_dir(staging, self.path)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        self.manifest, self.chunks, self.vectors = manifest, chunks, vectors
+        self._dense, self._bm25 = dense, bm25
+
+    # ------------------------------------------------------------ searching
+
+    def search(
+        self,
+        query: str,
+        embedder: Embedder,
+        settings: SearchSettings | None = None,
+        *,
+        registry: Any = None,
+    ) -> list[Hit]:
+        """The ``settings.k`` best chunks for ``query``, best first."""
+        settings = settings or SearchSettings()
+        if not query.strip():
+            raise InputError("the question is empty; type a question first.")
+        n = len(self.chunks)
+        if n == 0:
+            return []
+        pool = min(n, max(settings.candidates, settings.k))
+        qvec = embedder.embed_query(query)
+        if qvec.shape[0] != self.vectors.shape[1]:
+            raise InputError(
+                f"the query vector has {qvec.shape[0]} dimensions but collection "
+                f"'{self.name}' has {self.vectors.shape[1]}: a different embedding model."
+            )
+        dense = self.dense_ranking(qvec, pool) if settings.mode != "keyword" else []
+        keyword = self.keyword_ranking(query, pool) if settings.mode != "dense" else []
+        if settings.mode == "hybrid":
+            fused = rrf([dense, keyword])
+        elif settings.mode == "dense":
+            fused = [(i, float(self.vectors[i] @ qvec)) for i in dense]
+        else:
+            fused = [
+                (i, s) for i, s in zip(keyword, self._keyword_scores(query, keyword), strict=True)
+            ]
+        dense_pos = {i: r for r, i in enumerate(dense, 1)}
+        keyword_pos = {i: r for r, i in enumerate(keyword, 1)}
+        hits = [
+            Hit(
+                rank=0,
+                chunk=self.chunks[i],
+                score=float(score),
+                relevance=float(self.vectors[i] @ qvec),
+                dense_rank=dense_pos.get(i),
+                keyword_rank=keyword_pos.get(i),
+            )
+            for i, score in fused[
+                : max(settings.k, settings.rerank_pool if settings.reranker else 0)
+            ]
+        ]
+        if settings.reranker:
+            hits = rerank(registry, settings.reranker, query, hits)
+        hits = hits[: settings.k]
+        for rank, hit in enumerate(hits, 1):
+            hit.rank = rank
+        return hits
+
+    def dense_ranking(self, qvec: np.ndarray, pool: int) -> list[int]:
+        if self._dense is None:
+            self._dense = build_dense_index(self.vectors)
+        _, ids = self._dense.search(qvec[None, :].astype("float32"), pool)
+        return [int(i) for i in ids[0] if i >= 0]
+
+    def keyword_ranking(self, query: str, pool: int) -> list[int]:
+        scores = self._bm25_scores(query)
+        if scores is None:
+            return []
+        pool = min(pool, len(scores))
+        top = np.argpartition(-scores, pool - 1)[:pool]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [int(i) for i in top if scores[i] > 0]
+
+    def _bm25_scores(self, query: str) -> np.ndarray | None:
+        if self._bm25 is None:
+            self._bm25 = build_keyword_index(self.chunks)
+        ids = self._bm25.get_tokens_ids(keyword_tokens(query))
+        if not ids:
+            return None
+        return self._bm25.get_scores(ids)
+
+    def _keyword_scores(self, query: str, ids: list[int]) -> list[float]:
+        scores = self._bm25_scores(query)
+        return [float(scores[i]) for i in ids] if scores is not None else []
+
+
+def rerank(registry: Any, name: str, query: str, hits: list[Hit]) -> list[Hit]:
+    """Reorder hits with a cross-encoder; its probability becomes score and relevance."""
+    if not hits:
+        return hits
+    if registry is None:
+        raise InputError("reranking needs the model registry.")
+    with registry.use(name) as model:
+        scores = np.asarray(
+            model.predict([(query, h.chunk.text) for h in hits], show_progress_bar=False)
+        )
+    scores = scores.reshape(len(hits), -1)[:, -1].astype("float64")
+    if scores.min() < 0 or scores.max() > 1:  # logits: squash to a probability
+        scores = 1.0 / (1.0 + np.exp(-scores))
+    for hit, score in zip(hits, scores, strict=True):
+        hit.score = hit.relevance = float(score)
+    return sorted(hits, key=lambda h: -h.score)
+
+
+# ------------------------------------------------------------ index building
+
+
+def embedding_text(chunk: Chunk) -> str:
+    """What gets embedded and keyword-indexed: the heading path gives a chunk its context."""
+    return f"{chunk.heading}\n{chunk.text}" if chunk.heading else chunk.text
+
+
+def build_dense_index(vectors: np.ndarray) -> Any:
+    """Exact inner-product search for small collections, HNSW above ``HNSW_THRESHOLD``."""
+    import faiss
+
+    vectors = np.ascontiguousarray(vectors, dtype="float32")
+    dim = vectors.shape[1]
+    if len(vectors) >= HNSW_THRESHOLD:
+        index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+    else:
+        index = faiss.IndexFlatIP(dim)
+    if len(vectors):
+        index.add(vectors)
+    return index
+
+
+def build_keyword_index(chunks: list[Chunk]) -> Any:
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every build at DEBUG
+
+    tokens = [keyword_tokens(embedding_text(c)) or [""] for c in chunks]
+    index = bm25s.BM25()
+    index.index(tokens, show_progress=False)
+    return index
+
+
+def _write_chunks(path: Path, chunks: list[Chunk]) -> None:
+    lines = "".join(json.dumps(c.to_dict(), ensure_ascii=False) + "\n" for c in chunks)
+    atomic_write_text(path, lines)
+
+
+def _write_faiss(index: Any, path: Path) -> None:
+    import faiss
+
+    atomic_write_bytes(path, faiss.serialize_index(index).tobytes())
+
+
+def _read_faiss(path: Path) -> Any:
+    import faiss
+
+    index = faiss.deserialize_index(np.fromfile(path, dtype="uint8"))
+    if hasattr(index, "hnsw"):
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+    return index
+
+
+def _read_bm25(path: Path) -> Any:
+    import bm25s
+
+    return bm25s.BM25.load(str(path), show_progress=False, verbosity=0)
+
+
+def _recover(path: Path) -> None:
+    """Finish a swap that a crash interrupted: put the previous version back."""
+    old = path.with_name(f".{path.name}.old")
+    if not path.exists() and old.exists():
+        log.warning("restoring %s from %s after an interrupted write", path, old)
+        os.replace(old, path)

@@ -1,0 +1,145 @@
+"""Add files to a collection: parse, chunk, embed, index -- one file at a time.
+
+A file that cannot be used (unsupported, corrupted, scanned, too big) is
+reported by name and skipped; the others are still indexed. A file whose
+content is already in the collection (same SHA-256) is not indexed twice.
+All new documents are committed together at the end, atomically.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from playground.errors import InputError, PlaygroundError
+from playground.rag.chunking import ChunkSettings, chunk_document
+from playground.rag.embedder import Embedder
+from playground.rag.index import Collection, DocumentInfo, embedding_text
+from playground.rag.parsing import parse_file
+from playground.storage import file_sha256
+
+DEFAULT_MAX_FILE_MB = 100.0
+# progress(fraction done 0..1, message)
+Progress = Callable[[float, str], None]
+
+
+@dataclass
+class IngestReport:
+    """What happened to each file."""
+
+    added: list[DocumentInfo] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file name, why)
+    duplicates: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def pages(self) -> int:
+        return sum(d.pages or 0 for d in self.added)
+
+    @property
+    def chunks(self) -> int:
+        return sum(d.chunks for d in self.added)
+
+    def summary(self) -> str:
+        text = (
+            f"indexed {len(self.added)} file(s), {self.pages} page(s), {self.chunks} chunk(s) "
+            f"in {self.seconds:.1f} s"
+        )
+        if self.duplicates:
+            text += f"; {len(self.duplicates)} already in the collection"
+        if self.skipped:
+            text += f"; {len(self.skipped)} skipped"
+        return text
+
+
+def open_or_create(
+    path: str | Path,
+    embedder: Embedder,
+    *,
+    name: str | None = None,
+    chunking: ChunkSettings | None = None,
+) -> Collection:
+    """Open the collection at ``path``, or create it for ``embedder``'s model."""
+    if Collection.exists(path):
+        return Collection.open(path)
+    return Collection.create(path, embedder.info, name=name, chunking=chunking)
+
+
+def ingest(
+    collection: Collection,
+    files: Iterable[str | Path | tuple[str | Path, str]],
+    embedder: Embedder,
+    *,
+    chunking: ChunkSettings | None = None,
+    max_file_mb: float = DEFAULT_MAX_FILE_MB,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Index ``files`` (paths, or ``(path, display name)`` pairs) into ``collection``."""
+    start = time.perf_counter()
+    recorded = collection.embedding
+    if recorded.name and not recorded.same_model(embedder.info):
+        raise InputError(
+            f"collection '{collection.name}' was built with the embedding model "
+            f"'{recorded.name}', not '{embedder.info.name}'. Use the same model, or a new collection."
+        )
+    chunking = chunking or collection.chunking
+    items = [(Path(f[0]), f[1]) if isinstance(f, tuple) else (Path(f), Path(f).name) for f in files]
+    report = IngestReport()
+    pending: list = []
+    seen = {d.sha256 for d in collection.documents}
+    total = max(1, len(items))
+    for number, (path, name) in enumerate(items):
+
+        def step(fraction: float, what: str, number=number, name=name) -> None:
+            if progress:
+                progress((number + fraction) / total, f"{name}: {what}")
+
+        step(0.0, "reading")
+        try:
+            _check_size(path, name, max_file_mb)
+            digest = file_sha256(path) if path.is_file() else ""
+            if digest and digest in seen:
+                report.duplicates.append(name)
+                continue
+            doc = parse_file(path, name=name)
+        except PlaygroundError as exc:
+            report.skipped.append((name, str(exc)))
+            continue
+        doc_id = doc.sha256[:16]
+        chunks = chunk_document(doc, doc_id, chunking)
+        step(0.2, f"{len(chunks)} chunks, embedding")
+        vectors = embedder.embed_documents(
+            [embedding_text(c) for c in chunks],
+            progress=lambda done, n: step(0.2 + 0.8 * done / max(1, n), f"embedded {done}/{n}"),
+        )
+        info = DocumentInfo(
+            id=doc_id,
+            name=name,
+            sha256=doc.sha256,
+            kind=doc.kind,
+            size=doc.size,
+            pages=doc.pages,
+            chunks=len(chunks),
+        )
+        pending.append((info, chunks, vectors))
+        seen.add(doc.sha256)
+        report.added.append(info)
+    if pending:
+        if progress:
+            progress(1.0, "saving the collection")
+        collection.add(pending)
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _check_size(path: Path, name: str, max_file_mb: float) -> None:
+    if not path.is_file():
+        raise InputError(f"{name}: file not found at {path}.")
+    size_mb = path.stat().st_size / 1e6
+    if max_file_mb and size_mb > max_file_mb:
+        raise InputError(
+            f"{name}: {size_mb:.1f} MB is over the {max_file_mb:g} MB limit for one file. "
+            "Split it, or raise the limit (--max-file-size)."
+        )
