@@ -25,6 +25,7 @@ from playground.rag import (
     supported_suffixes,
 )
 from playground.rag.answer import message as fixed_message
+from playground.rag.embedder import embedding_names
 from playground.rag.text import keyword_tokens
 from tabs.common import AppContext, owner_of, ui_errors
 
@@ -179,7 +180,7 @@ def _collection_panel(ctx: AppContext, c: dict) -> None:
 
 
 def _settings_panel(ctx: AppContext, c: dict) -> None:
-    embeddings = ctx.registry.names("embedding")
+    embeddings = embedding_names(ctx.registry)
     rerankers = ctx.registry.names("reranker")
     with gr.Accordion(ctx.t("rag.settings"), open=False):
         c["embedding"] = gr.Dropdown(
@@ -229,7 +230,7 @@ def _answer_panel(ctx: AppContext, c: dict) -> None:
         c["search"] = gr.Button(ctx.t("rag.search"))
         c["stop"] = gr.Button(ctx.t("rag.stop"), variant="stop")
         c["clear"] = gr.Button(ctx.t("rag.clear"))
-    gr.Markdown(f"**{ctx.t('rag.sources')}**")
+    gr.Markdown(ctx.t("rag.sources_heading"))
     c["sources"] = gr.HTML(value="", label=ctx.t("rag.sources"))
     with gr.Accordion(ctx.t("rag.raw_hits"), open=False):
         c["raw"] = gr.JSON(value=[])

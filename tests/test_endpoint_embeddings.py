@@ -117,3 +117,26 @@ def test_unknown_model_and_server_down_are_clear(reg):
     with reg.use("down-embed") as remote, pytest.raises(ModelLoadError) as err:
         remote.encode(["x"])
     assert "cannot reach" in str(err.value) and "base_url" in str(err.value)
+
+
+def test_documents_index_and_search_through_an_embedding_endpoint(reg, tmp_path):
+    """A collection built on a remote embedding server finds what the local model finds."""
+    from playground.rag import SearchSettings, embedder_for, ingest, open_or_create
+    from playground.rag.embedder import embedding_names
+
+    assert "remote-embed" in embedding_names(reg) and "tiny-embedding" in embedding_names(reg)
+    doc = tmp_path / "manual.txt"
+    doc.write_text(
+        "Hold the red button for ten seconds to reset the device.\n\n"
+        "The battery lasts two days on a full charge.\n\n"
+        "电池充满电可以使用两天。\n"
+    )
+    hits = {}
+    for name in ("remote-embed", "tiny-embedding"):
+        embedder = embedder_for(reg, name)
+        collection = open_or_create(tmp_path / name, embedder, name=name)
+        report = ingest(collection, [doc], embedder)
+        assert report.chunks >= 1
+        found = collection.search("reset the device", embedder, SearchSettings(k=3), registry=reg)
+        hits[name] = [h.chunk.text for h in found]
+    assert hits["remote-embed"] == hits["tiny-embedding"] and hits["remote-embed"]

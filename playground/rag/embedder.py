@@ -128,6 +128,16 @@ def _dimension(model: Any) -> int:
 # ------------------------------------------------------------ from the registry
 
 
+def embedding_names(registry) -> list[str]:
+    """Local embedding models, then endpoint entries that serve embeddings."""
+    remote = [e.name for e in registry.entries("endpoint") if e.serves == "embedding"]
+    return registry.names("embedding") + remote
+
+
+def is_embedding_entry(entry: ModelEntry) -> bool:
+    return entry.task == "embedding" or (entry.task == "endpoint" and entry.serves == "embedding")
+
+
 def embedder_for(
     registry, name_or_path: str | None = None, *, recorded: EmbeddingInfo | None = None
 ) -> Embedder:
@@ -142,7 +152,7 @@ def embedder_for(
     elif recorded is not None:
         name = _resolve_recorded(registry, recorded)
     else:
-        names = registry.names("embedding")
+        names = embedding_names(registry)
         if not names:
             raise ConfigError(
                 "no embedding model is configured. Add an entry with task: embedding to the "
@@ -150,7 +160,7 @@ def embedder_for(
             )
         name = names[0]
     entry = registry.entry(name)
-    if entry.task != "embedding":
+    if not is_embedding_entry(entry):
         raise ConfigError(f"'{name}' is a {entry.task} model, not an embedding model.")
     embedder = _registry_embedder(registry, entry)
     if recorded is not None and recorded.name and not recorded.same_model(embedder.info):
@@ -195,7 +205,7 @@ def _resolve_name(registry, name_or_path: str) -> str:
 
 
 def _resolve_recorded(registry, recorded: EmbeddingInfo) -> str:
-    if recorded.name in registry.names("embedding"):
+    if recorded.name in embedding_names(registry):
         return recorded.name
     folder = _as_folder(recorded.source)
     if folder is not None:
