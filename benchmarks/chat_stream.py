@@ -33,29 +33,14 @@ MESSAGES = [
 def build_random_model(folder: Path) -> Path:
     """A random Qwen2 model big enough that the model, not Python, sets the pace."""
     import torch
-    from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
 
-    from playground.testing.tokenizer import save_chat_tokenizer
+    from playground.testing.chat_lm import build_qwen2
 
-    out = folder / "bench-chat"
-    tokenizer = save_chat_tokenizer(out)
     torch.manual_seed(0)
-    config = Qwen2Config(
-        vocab_size=len(tokenizer),
-        hidden_size=256,
-        intermediate_size=1024,
-        num_hidden_layers=4,
-        num_attention_heads=8,
-        num_key_value_heads=4,
-        max_position_embeddings=2048,
-        tie_word_embeddings=True,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=None,
-    )
-    model = Qwen2ForCausalLM(config)
-    model.generation_config = GenerationConfig(pad_token_id=tokenizer.pad_token_id)
-    model.save_pretrained(out)
+    out = build_qwen2(
+        folder / "bench-chat", hidden_size=256, intermediate_size=1024, num_hidden_layers=4,
+        num_attention_heads=8, num_key_value_heads=4,
+    )  # fmt: skip
     config_path = folder / "models.yaml"
     config_path.write_text(
         "defaults: {device: auto, dtype: float32}\n"

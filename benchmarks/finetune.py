@@ -34,26 +34,14 @@ def build_model(folder: Path) -> Path:
     """A small random Qwen2 with the tiny chat tokenizer; returns its models.yaml."""
     import torch
     import yaml
-    from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    from playground.testing.tokenizer import save_chat_tokenizer
+    from playground.testing.chat_lm import build_qwen2
 
-    out = folder / "bench-chat"
-    tokenizer = save_chat_tokenizer(out)
     torch.manual_seed(0)
-    config = Qwen2Config(
-        vocab_size=len(tokenizer),
-        hidden_size=256,
-        intermediate_size=704,
-        num_hidden_layers=4,
-        num_attention_heads=8,
-        num_key_value_heads=4,
-        max_position_embeddings=1024,
-        tie_word_embeddings=True,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    Qwen2ForCausalLM(config).save_pretrained(out)
+    out = build_qwen2(
+        folder / "bench-chat", context=1024, hidden_size=256, intermediate_size=704,
+        num_hidden_layers=4, num_attention_heads=8, num_key_value_heads=4,
+    )  # fmt: skip
     models = {
         "defaults": {"device": "auto", "dtype": "auto"},
         "models": [{"name": "bench-chat", "task": "chat", "source": str(out)}],

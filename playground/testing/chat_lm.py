@@ -6,30 +6,34 @@ from pathlib import Path
 
 from playground.testing.tokenizer import save_chat_tokenizer
 
+TINY = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+            num_key_value_heads=2)  # fmt: skip
 
-def build(folder: Path) -> list[dict]:
+
+def build_qwen2(out: Path, *, context: int = 2048, **dims) -> Path:
+    """A random Qwen2 model of the given dimensions with the tiny ChatML tokenizer."""
     from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
 
-    out = folder / "tiny-chat"
     tokenizer = save_chat_tokenizer(out)
     config = Qwen2Config(
         vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=2048,
+        max_position_embeddings=context,
         tie_word_embeddings=True,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=None,
+        **{**TINY, **dims},
     )
     model = Qwen2ForCausalLM(config)
     model.generation_config = GenerationConfig(
         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id
     )
     model.save_pretrained(out)
+    return out
+
+
+def build(folder: Path) -> list[dict]:
+    out = build_qwen2(folder / "tiny-chat")
     return [
         {
             "name": "tiny-chat",
