@@ -255,7 +255,7 @@ def _advanced_panel(ctx: AppContext, c: dict) -> None:
 
 
 def _jobs_panel(ctx: AppContext, c: dict) -> None:
-    gr.Markdown(f"### {ctx.t('finetune.jobs')}")
+    gr.Markdown(ctx.t("finetune.jobs_heading"))
     with gr.Row():
         c["job"] = gr.Dropdown(
             [], value=None, label=ctx.t("finetune.job"), scale=4, allow_custom_value=True

@@ -66,7 +66,7 @@ def _model_panel(ctx: AppContext, models: list[str]) -> dict[str, Any]:
 
 def _reference_panel(ctx: AppContext) -> dict[str, Any]:
     r: dict[str, Any] = {}
-    gr.Markdown(f"### {ctx.i18n('voice.reference_title')}")
+    gr.Markdown(ctx.i18n("voice.reference_title_heading"))
     with gr.Row():
         r["saved"] = gr.Dropdown(
             choices=[], value=None, label=ctx.t("voice.saved"), info=ctx.t("voice.saved_info"),
@@ -91,7 +91,7 @@ def _reference_panel(ctx: AppContext) -> dict[str, Any]:
 
 def _synthesis_panel(ctx: AppContext) -> dict[str, Any]:
     s: dict[str, Any] = {}
-    gr.Markdown(f"### {ctx.i18n('voice.text_title')}")
+    gr.Markdown(ctx.i18n("voice.text_title_heading"))
     s["text"] = gr.Textbox(label=ctx.t("voice.text"), info=ctx.t("voice.text_info"), lines=6)
     with gr.Accordion(ctx.t("voice.controls"), open=False):
         gr.Markdown(ctx.t("voice.controls_help"))

@@ -100,3 +100,19 @@ def test_translated_strings_are_never_glued_into_other_text(tiny_models, tmp_pat
         and not whole.match(value)
     ]
     assert glued == []
+
+
+def test_every_string_key_used_in_the_tabs_exists():
+    """A key missing from tabs/i18n/*.yaml would show its raw name in the UI."""
+    import re
+
+    pattern = re.compile(r"""(?:\bt|i18n|\btr|\btext)\(\s*["']([a-z_]+\.[a-z0-9_.]+)["']""")
+    table = load_strings()["en"]
+    used = set()
+    for path in FOLDER.parent.glob("*.py"):
+        used |= set(pattern.findall(path.read_text(encoding="utf-8")))
+    for path in [FOLDER.parent.parent / "app.py"]:
+        used |= set(pattern.findall(path.read_text(encoding="utf-8")))
+    assert len(used) > 50
+    missing = sorted(k for k in used if k not in table)
+    assert missing == []
