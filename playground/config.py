@@ -107,6 +107,8 @@ class ModelEntry(_Strict):
     memory_gb: float | None = None
     # Fine-tuned adapters: ``source`` is the adapter folder, ``base`` the base model's name.
     base: str | None = None
+    # Set by the app on an adapter a user trained: only that user is offered it.
+    owner: str | None = None
     # OpenAI-compatible endpoints (task: endpoint).
     base_url: str | None = None
     api_model: str | None = None
@@ -151,6 +153,14 @@ class ModelEntry(_Strict):
     @property
     def display(self) -> str:
         return self.label or self.name
+
+    def visible_to(self, owner: str | None) -> bool:
+        """Shared models are visible to everyone; a user's adapter only to that user."""
+        if self.owner is None:
+            return True
+        from playground.storage import safe_name
+
+        return owner is not None and safe_name(owner) == self.owner
 
     def is_local_source(self, base_dir: Path | None = None) -> bool:
         return self.local_path(base_dir) is not None

@@ -55,9 +55,12 @@ _STOPS: dict[str, threading.Event] = {}
 # ------------------------------------------------------------------ plain helpers
 
 
-def model_choices(registry) -> list[tuple[str, str]]:
-    """Chat models, each followed by its fine-tuned LoRA adapters, then endpoints."""
-    entries = registry.entries("chat", "endpoint")
+def model_choices(registry, owner: str | None = None) -> list[tuple[str, str]]:
+    """Chat models, each followed by its fine-tuned LoRA adapters, then endpoints.
+
+    Adapters a user trained are offered to that ``owner`` only.
+    """
+    entries = [e for e in registry.entries("chat", "endpoint") if e.visible_to(owner)]
     adapters = [e for e in entries if e.task == "chat" and e.base]
     choices = []
     for entry in entries:
@@ -197,16 +200,16 @@ def build(ctx: AppContext) -> None:
             "chat.compare": c["compare"],
             "chat.chatbot": c["chatbot"],
             "chat.actions": c["actions"],
-            "chat.refresh_models": lambda: refresh_models(registry),
+            "chat.refresh_models": lambda owner=None: refresh_models(registry, owner),
         }
     )
     _wire_roles(ctx, c, b)
     _wire_chat(ctx, c, g, b, prompt_a, prompt_b)
 
 
-def refresh_models(registry) -> tuple[gr.Dropdown, gr.Dropdown]:
+def refresh_models(registry, owner: str | None = None) -> tuple[gr.Dropdown, gr.Dropdown]:
     """Updated choices for the A and B model dropdowns (after a fine-tune, say)."""
-    choices = model_choices(registry)
+    choices = model_choices(registry, owner)
     return gr.Dropdown(choices=choices), gr.Dropdown(choices=choices)
 
 
@@ -520,6 +523,10 @@ def _wire_chat(ctx: AppContext, c: dict, g: dict, b: dict, prompt_a, prompt_b) -
         client_id,
         request,
     ):
+        owner = owner_of(request, client_id)
+        for name in (model, model_b) if compare else (model,):
+            if name and name in registry.names() and not registry.entry(name).visible_to(owner):
+                raise InputError(f"model '{name}' is another user's adapter; pick one of yours.")
         role = Role.from_dict(role_state)
         role_b = _load_picked(ctx, role_b_id, language, _roles_dir(ctx, request, client_id))
         key = getattr(request, "session_hash", None) or "local"
@@ -746,7 +753,7 @@ def _wire_chat(ctx: AppContext, c: dict, g: dict, b: dict, prompt_a, prompt_b) -
     def on_page_load(kept, language, client_id, request: gr.Request):
         """Restore the conversation; list this user's roles and any new adapters."""
         roles = _role_choices(ctx, _roles_dir(ctx, request, client_id), language or "en")
-        models = model_choices(registry)
+        models = model_choices(registry, owner_of(request, client_id))
         return (
             kept or gr.skip(),
             gr.update(choices=roles),

@@ -588,7 +588,7 @@ def _wire_try(ctx: AppContext, c: dict) -> None:
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
         refresh = ctx.shared.get("chat.refresh_models")
         if refresh is not None:
-            a, b = refresh()
+            a, b = refresh(owner)
             choices_a, choices_b = a.choices, b.choices
         else:
             choices_a = choices_b = ctx.registry.names("chat")

@@ -188,3 +188,24 @@ def test_regenerate_replaces_the_last_reply(client):
         history, max_new_tokens=10, seed=22, temperature=1.0, api_name="/chat_regenerate"
     )
     assert len(other) == len(history)
+
+
+def test_a_users_adapter_is_offered_only_to_that_user(registry, tiny_config):
+    """Fine-tuned adapters are private like jobs: Chat lists them for their owner only."""
+    from playground.config import ModelEntry
+    from playground.storage import safe_name
+    from tabs.chat import model_choices
+
+    base = tiny_config.get("tiny-chat")
+    registry.register(
+        ModelEntry(name="alice-lora", task="chat", source=base.source, base="tiny-chat",
+                   owner=safe_name("user-alice"))
+    )  # fmt: skip
+    registry.register(
+        ModelEntry(name="shared-lora", task="chat", source=base.source, base="tiny-chat")
+    )
+    names = lambda owner: [value for _, value in model_choices(registry, owner)]  # noqa: E731
+    assert "alice-lora" in names("user-alice")
+    assert "alice-lora" not in names("user-bob")
+    assert "alice-lora" not in names(None)
+    assert "shared-lora" in names("user-bob") and "tiny-chat" in names("user-bob")

@@ -20,6 +20,7 @@ from playground.finetune.settings import (
     available_memory,
     estimate,
 )
+from playground.storage import safe_name
 
 
 def base_models(config: Config | Any) -> list[str]:
@@ -263,8 +264,11 @@ def _check_adapter_name(registry, name: str) -> None:
 # ---------------------------------------------------------------- results
 
 
-def adapter_entry(job_dir: Path) -> ModelEntry | None:
-    """The registry entry for a finished job's adapter (None if it has none)."""
+def adapter_entry(job_dir: Path, owner: str | None = None) -> ModelEntry | None:
+    """The registry entry for a finished job's adapter (None if it has none).
+
+    ``owner`` is the owner's folder name (``storage.safe_name``): only they see it in Chat.
+    """
     manifest_path = Path(job_dir) / "adapter" / "manifest.json"
     if not manifest_path.exists():
         return None
@@ -275,6 +279,7 @@ def adapter_entry(job_dir: Path) -> ModelEntry | None:
         task="chat",
         source=str((Path(job_dir) / "adapter").resolve()),
         base=manifest["base"],
+        owner=owner,
         label=manifest.get("name"),
         description=f"Fine-tuned on {manifest.get('dataset')}; final loss {loss:.3f}"
         if loss is not None
@@ -285,14 +290,16 @@ def adapter_entry(job_dir: Path) -> ModelEntry | None:
 def register_finished(registry, data_dir: str | Path, owner: str | None = None) -> list[str]:
     """Register every finished adapter (of ``owner``, or of everyone) whose base is configured."""
     found = (
-        jobs.list_jobs(data_dir, owner) if owner else [j for _, j in jobs.list_all_jobs(data_dir)]
+        [(safe_name(owner), j) for j in jobs.list_jobs(data_dir, owner)]
+        if owner
+        else jobs.list_all_jobs(data_dir)
     )
     added = []
     known = set(registry.names())
-    for job in found:
+    for folder, job in found:
         if job.state != "completed":
             continue
-        entry = adapter_entry(job.path)
+        entry = adapter_entry(job.path, folder)
         if entry is None or entry.base not in known:
             continue
         if entry.name in known:
