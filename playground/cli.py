@@ -39,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
+    # Errors are printed once below; library warnings only with -v.
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR)
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()
