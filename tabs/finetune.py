@@ -16,7 +16,7 @@ import gradio as gr
 from playground.finetune import jobs
 from playground.finetune.dataset import FORMATS, csv_header, preview_rows
 from tabs.common import AppContext, owner_of, ui_errors
-from tabs.i18n import load_strings
+from tabs.i18n import tr as shared_tr
 
 ADVANCED = [
     # (setting, component kind, extra kwargs)
@@ -39,24 +39,9 @@ ISSUE_HEADERS = ["record", "line", "field", "problem", "what to do"]
 # ------------------------------------------------------------------ helpers
 
 
-def _strings() -> dict[str, dict[str, str]]:
-    global _STRINGS
-    if _STRINGS is None:
-        _STRINGS = load_strings()
-    return _STRINGS
-
-
-_STRINGS: dict[str, dict[str, str]] | None = None
-
-
 def tr(key: str, request: gr.Request | None, **values: Any) -> str:
     """A server-side message in the browser's language."""
-    lang = "en"
-    headers = getattr(request, "headers", None) or {}
-    if str(headers.get("accept-language", "")).lower().startswith("zh"):
-        lang = "zh"
-    text = _strings()[lang].get(f"finetune.{key}") or _strings()["en"].get(f"finetune.{key}", key)
-    return text.format(**values) if values else text
+    return shared_tr(f"finetune.{key}", request, **values)
 
 
 def _owner(request: gr.Request | None, client_id: str | None) -> str:

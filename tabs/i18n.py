@@ -6,6 +6,7 @@ Gradio picks the language from the browser.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import gradio as gr
@@ -35,6 +36,24 @@ def build_i18n() -> gr.I18n:
     return gr.I18n(**strings, **{"zh-CN": strings["zh"], "zh-TW": strings["zh"]})
 
 
+@functools.cache
+def _table() -> dict[str, dict[str, str]]:
+    return load_strings()
+
+
 def text(key: str, lang: str = "en") -> str:
     """A string in one language, for server-side messages."""
-    return load_strings()[lang][key]
+    return _table()[lang][key]
+
+
+def request_language(request) -> str:
+    """``zh`` when the browser asks for Chinese (Accept-Language), else ``en``."""
+    headers = getattr(request, "headers", None) or {}
+    return "zh" if str(headers.get("accept-language", "")).lower().startswith("zh") else "en"
+
+
+def tr(key: str, request, **values) -> str:
+    """A server-side message (gr.Info, gr.Warning, status text) in the browser's language."""
+    table = _table()
+    message = table[request_language(request)].get(key) or table["en"].get(key, key)
+    return message.format(**values) if values else message

@@ -28,6 +28,7 @@ from playground.rag.answer import message as fixed_message
 from playground.rag.embedder import embedding_names
 from playground.rag.text import keyword_tokens
 from tabs.common import AppContext, owner_of, ui_errors
+from tabs.i18n import tr
 
 DOC_HEADERS = ["document", "type", "pages", "chunks"]
 _STOPS: dict[str, threading.Event] = {}
@@ -325,7 +326,7 @@ def _wire_collections(ctx: AppContext, c: dict) -> None:
             for n, why in report.skipped
         ]
         if report.skipped and not report.added:
-            gr.Warning("No file could be indexed; see the status for the reasons.")
+            gr.Warning(tr("rag.nothing_indexed", request))
         return ("\n".join(lines), *view(store, collection), None)
 
     c["add"].click(

@@ -67,6 +67,7 @@ def test_models_panel_shows_model_loading_through_client(launched_app):
     from gradio_client import Client
 
     client = Client(launched_app.url, verbose=False)
+    launched_app.registry.unload_all()  # other tests share this app and may have used it
     table, _, _ = client.predict(api_name="/models_status")
     states = {row[0]: row[2] for row in table["data"]}
     assert states["tiny-chat"] == "not loaded"
