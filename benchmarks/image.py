@@ -24,64 +24,22 @@ sys.path.insert(0, str(ROOT))
 
 def build_bench_pipeline(folder: Path) -> Path:
     """A random pipeline with SD's layout at a reduced width (about 4M parameters)."""
-    import torch
     import yaml
-    from diffusers import (
-        AutoencoderKL,
-        EulerDiscreteScheduler,
-        StableDiffusionPipeline,
-        UNet2DConditionModel,
-    )
-    from transformers import CLIPTextConfig, CLIPTextModel
 
-    from playground.testing.text_to_image import build_clip_tokenizer
+    from playground.testing.text_to_image import build_sd_pipeline
 
-    torch.manual_seed(0)
-    out = folder / "bench-image"
-    tokenizer = build_clip_tokenizer(out / "tokenizer")
-    text_encoder = CLIPTextModel(
-        CLIPTextConfig(
-            vocab_size=len(tokenizer),
-            hidden_size=64,
-            intermediate_size=256,
-            num_hidden_layers=4,
-            num_attention_heads=4,
-            max_position_embeddings=77,
-            bos_token_id=tokenizer.bos_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-            pad_token_id=tokenizer.pad_token_id,
-        )
-    )
-    unet = UNet2DConditionModel(
-        sample_size=16,
-        layers_per_block=1,
-        block_out_channels=(32, 64, 128),
-        down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
-        cross_attention_dim=64,
-        attention_head_dim=8,
-    )
-    vae = AutoencoderKL(
-        block_out_channels=(16, 32, 32, 32),
-        down_block_types=("DownEncoderBlock2D",) * 4,
-        up_block_types=("UpDecoderBlock2D",) * 4,
-        latent_channels=4,
-        layers_per_block=1,
-        norm_num_groups=16,
-    )
-    scheduler = EulerDiscreteScheduler(
-        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1
-    )
-    StableDiffusionPipeline(
-        unet=unet,
-        vae=vae,
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
-        scheduler=scheduler,
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    ).save_pretrained(out)
+    out = build_sd_pipeline(
+        folder / "bench-image",
+        text=dict(hidden_size=64, intermediate_size=256, num_hidden_layers=4),
+        unet=dict(
+            sample_size=16, block_out_channels=(32, 64, 128),
+            down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
+            up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
+            cross_attention_dim=64, attention_head_dim=8, norm_num_groups=32,
+        ),
+        vae=dict(block_out_channels=(16, 32, 32, 32), norm_num_groups=16, sample_size=32),
+        scheduler=dict(timestep_spacing="leading"),
+    )  # fmt: skip
     config = {
         "defaults": {"device": "cpu", "dtype": "float32"},
         "models": [

@@ -46,7 +46,29 @@ def build_clip_tokenizer(folder: Path):
     return tokenizer
 
 
-def build(folder: Path) -> list[dict]:
+TEXT = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4)
+UNET = dict(
+    sample_size=8, in_channels=4, out_channels=4, layers_per_block=1, block_out_channels=(8, 16),
+    down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+    up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+    cross_attention_dim=32, attention_head_dim=4, norm_num_groups=4,
+)  # fmt: skip
+VAE = dict(
+    in_channels=3, out_channels=3, block_out_channels=(4, 4, 4, 4),
+    down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+    latent_channels=4, layers_per_block=1, norm_num_groups=2, sample_size=64,
+)  # fmt: skip
+SCHEDULER = dict(
+    beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+    timestep_spacing="trailing", steps_offset=1,
+)  # fmt: skip
+
+
+def build_sd_pipeline(out: Path, *, text=None, unet=None, vae=None, scheduler=None) -> Path:
+    """A random Stable Diffusion pipeline (SD layout, VAE downsampling by 8) saved to ``out``.
+
+    Each dict overrides the tiny defaults above for that component.
+    """
     import torch
     from diffusers import (
         AutoencoderKL,
@@ -56,63 +78,34 @@ def build(folder: Path) -> list[dict]:
     )
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    out = folder / "tiny-image"
     torch.manual_seed(0)
     tokenizer = build_clip_tokenizer(out / "tokenizer")
     text_encoder = CLIPTextModel(
         CLIPTextConfig(
             vocab_size=len(tokenizer),
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=4,
             max_position_embeddings=77,
             bos_token_id=tokenizer.bos_token_id,
             eos_token_id=tokenizer.eos_token_id,
             pad_token_id=tokenizer.pad_token_id,
+            **{**TEXT, **(text or {})},
         )
     )
-    unet = UNet2DConditionModel(
-        sample_size=8,
-        in_channels=4,
-        out_channels=4,
-        layers_per_block=1,
-        block_out_channels=(8, 16),
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=32,
-        attention_head_dim=4,
-        norm_num_groups=4,
-    )
-    vae = AutoencoderKL(
-        in_channels=3,
-        out_channels=3,
-        block_out_channels=(4, 4, 4, 4),
-        down_block_types=("DownEncoderBlock2D",) * 4,
-        up_block_types=("UpDecoderBlock2D",) * 4,
-        latent_channels=4,
-        layers_per_block=1,
-        norm_num_groups=2,
-        sample_size=64,
-    )
-    scheduler = EulerDiscreteScheduler(
-        beta_start=0.00085,
-        beta_end=0.012,
-        beta_schedule="scaled_linear",
-        timestep_spacing="trailing",
-        steps_offset=1,
-    )
     pipe = StableDiffusionPipeline(
-        unet=unet,
-        vae=vae,
+        unet=UNet2DConditionModel(**{**UNET, **(unet or {})}),
+        vae=AutoencoderKL(**{**VAE, **(vae or {})}),
         text_encoder=text_encoder,
         tokenizer=tokenizer,
-        scheduler=scheduler,
+        scheduler=EulerDiscreteScheduler(**{**SCHEDULER, **(scheduler or {})}),
         safety_checker=None,
         feature_extractor=None,
         requires_safety_checker=False,
     )
     pipe.save_pretrained(out, safe_serialization=True)
+    return out
+
+
+def build(folder: Path) -> list[dict]:
+    out = build_sd_pipeline(folder / "tiny-image")
     return [
         {
             "name": "tiny-image",
