@@ -8,7 +8,6 @@ how each part of a prompt changes the answer.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ from playground.chat import (
 from playground.chat.roles import slugify
 from playground.errors import InputError
 from playground.storage import atomic_write_text, user_dir
-from tabs.common import AppContext, owner_of, ui_errors
+from tabs.common import AppContext, StopFlags, owner_of, session_key, ui_errors
 
 DEFAULT_ROLE = "assistant"
 USER_PREFIX = "user:"
@@ -49,7 +48,7 @@ BUILDER_FIELDS = (
     "first_message",
 )
 # A Stop press must reach the running reply: one stop event per browser session.
-_STOPS: dict[str, threading.Event] = {}
+_STOPS = StopFlags()
 
 
 # ------------------------------------------------------------------ plain helpers
@@ -529,17 +528,14 @@ def _wire_chat(ctx: AppContext, c: dict, g: dict, b: dict, prompt_a, prompt_b) -
                 raise InputError(f"model '{name}' is another user's adapter; pick one of yours.")
         role = Role.from_dict(role_state)
         role_b = _load_picked(ctx, role_b_id, language, _roles_dir(ctx, request, client_id))
-        key = getattr(request, "session_hash", None) or "local"
-        stop = threading.Event()
-        _STOPS[key] = stop
-        histories = [list(history), list(history_b)]
-        streams = _streams(
-            history, history_b, model, model_b, compare, role, role_b, settings, stop
-        )
-        for h in histories[: len(streams)]:
-            h.append({"role": "assistant", "content": ""})
-        shown: set[int] = set()
-        try:
+        with _STOPS.running(session_key(request)) as stop:
+            histories = [list(history), list(history_b)]
+            streams = _streams(
+                history, history_b, model, model_b, compare, role, role_b, settings, stop
+            )
+            for h in histories[: len(streams)]:
+                h.append({"role": "assistant", "content": ""})
+            shown: set[int] = set()
             for index, text in merge_streams(streams, stop):
                 histories[index][-1]["content"] = text
                 prompts: list[Any] = [gr.skip(), gr.skip()]
@@ -547,9 +543,6 @@ def _wire_chat(ctx: AppContext, c: dict, g: dict, b: dict, prompt_a, prompt_b) -
                     shown.add(index)
                     prompts[index] = streams[index].info.prompt
                 yield histories[0], histories[1], gr.skip(), *prompts
-        finally:
-            if _STOPS.get(key) is stop:
-                del _STOPS[key]
         notice = "\n\n".join(stats_line(s.info) for s in streams)
         prompts = [s.info.prompt for s in streams] + [gr.skip()]
         yield histories[0], histories[1], notice, prompts[0], prompts[1]
@@ -668,9 +661,7 @@ def _wire_chat(ctx: AppContext, c: dict, g: dict, b: dict, prompt_a, prompt_b) -
     )
 
     def stop(request: gr.Request):
-        event = _STOPS.get(getattr(request, "session_hash", None) or "local")
-        if event is not None:
-            event.set()
+        _STOPS.stop(session_key(request))
 
     # Setting the event ends generation within a token and keeps the partial reply;
     # cancelling also drops a reply still waiting in the queue.

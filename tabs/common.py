@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import functools
 import inspect
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,6 +62,41 @@ def owner_of(request: gr.Request | None, client_id: str | None = None) -> str:
         return f"anon-{client_id}"
     session = getattr(request, "session_hash", None) if request is not None else None
     return f"session-{session or 'local'}"
+
+
+def session_key(request: gr.Request | None) -> str:
+    """The browser session a request comes from (one page load)."""
+    return getattr(request, "session_hash", None) or "local"
+
+
+class StopFlags:
+    """What a Stop button sets: one Event per running generation, keyed by session."""
+
+    def __init__(self) -> None:
+        self._events: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def running(self, key: str) -> Iterator[threading.Event]:
+        """Register a fresh Event for ``key`` while the block runs."""
+        event = threading.Event()
+        with self._lock:
+            self._events[key] = event
+        try:
+            yield event
+        finally:
+            with self._lock:
+                if self._events.get(key) is event:
+                    del self._events[key]
+
+    def stop(self, key: str) -> bool:
+        """Set the running generation's Event; False when nothing runs for ``key``."""
+        with self._lock:
+            event = self._events.get(key)
+        if event is None:
+            return False
+        event.set()
+        return True
 
 
 def ui_errors(fn):

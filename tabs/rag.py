@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import html
 import re
-import threading
 from typing import Any
 
 import gradio as gr
@@ -27,11 +26,11 @@ from playground.rag import (
 from playground.rag.answer import message as fixed_message
 from playground.rag.embedder import embedding_names
 from playground.rag.text import keyword_tokens
-from tabs.common import AppContext, owner_of, ui_errors
+from tabs.common import AppContext, StopFlags, owner_of, ui_errors
 from tabs.i18n import tr
 
 DOC_HEADERS = ["document", "type", "pages", "chunks"]
-_STOPS: dict[str, threading.Event] = {}
+_STOPS = StopFlags()
 CSS_SOURCES = (
     "<style>.rag-src{border:1px solid var(--border-color-primary);border-radius:8px;"
     "padding:8px 10px;margin:6px 0}.rag-src.unused{opacity:.6}.rag-meta{font-size:.85em;"
@@ -485,12 +484,9 @@ def _wire_answers(ctx: AppContext, c: dict) -> None:
             return
         if not model:
             raise InputError("pick a chat model first.")
-        key = _owner_key(request, client_id)
-        stop = threading.Event()
-        _STOPS[key] = stop
-        history.append({"role": "assistant", "content": ""})
-        yield history, gr.skip(), raw, ""
-        try:
+        with _STOPS.running(_owner_key(request, client_id)) as stop:
+            history.append({"role": "assistant", "content": ""})
+            yield history, gr.skip(), raw, ""
             sources: Any = gr.skip()
             for answer in answer_stream(
                 ctx.registry, model, question, hits, threshold=threshold, stop=stop
@@ -505,9 +501,6 @@ def _wire_answers(ctx: AppContext, c: dict) -> None:
                 else:
                     yield history, gr.skip(), gr.skip(), ""
             yield history, sources, raw, ""  # the final state in full, for API callers
-        finally:
-            if _STOPS.get(key) is stop:
-                del _STOPS[key]
 
     ask_inputs = [
         c["question"],
@@ -528,9 +521,7 @@ def _wire_answers(ctx: AppContext, c: dict) -> None:
     )
 
     def rag_stop(client_id, request: gr.Request):
-        event = _STOPS.get(_owner_key(request, client_id))
-        if event is not None:
-            event.set()
+        _STOPS.stop(_owner_key(request, client_id))
 
     c["stop"].click(
         rag_stop,

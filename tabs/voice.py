@@ -7,7 +7,6 @@ controls, output. Also adds a "Speak" button under the Chat tab's chatbot.
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -16,11 +15,10 @@ import gradio as gr
 
 from playground.errors import InputError, PlaygroundError
 from playground.storage import user_dir
-from tabs.common import AppContext, owner_of, ui_errors
+from tabs.common import AppContext, StopFlags, owner_of, session_key, ui_errors
 
 # Cancel flags of running generations, per browser session.
-_STOPS: dict[str, threading.Event] = {}
-_STOPS_LOCK = threading.Lock()
+_STOPS = StopFlags()
 
 
 def build(ctx: AppContext) -> None:
@@ -230,9 +228,8 @@ def _wire(ctx: AppContext, p: dict, r: dict, s: dict) -> None:
             temperature=temperature,
             crossfade_ms=float(crossfade or 0),
         )
-        stop = _new_stop(request)
-        yield "⏳ …", None
-        try:
+        with _STOPS.running(session_key(request)) as stop:
+            yield "⏳ …", None
             for item in clone_stream(registry, model, reference, text, settings, consent=True,
                                      stop=stop, owner=owner):  # fmt: skip
                 if isinstance(item, SynthesisResult):
@@ -242,10 +239,6 @@ def _wire(ctx: AppContext, p: dict, r: dict, s: dict) -> None:
                     yield _done_markdown(item), str(out)
                 else:
                     yield f"⏳ {item.index}/{item.total}: {item.sentence}", None
-        finally:
-            with _STOPS_LOCK:
-                if _STOPS.get(_session(request)) is stop:
-                    del _STOPS[_session(request)]
 
     event = s["generate"].click(
         clone_voice,
@@ -258,7 +251,7 @@ def _wire(ctx: AppContext, p: dict, r: dict, s: dict) -> None:
     )  # fmt: skip
 
     def cancel(request: gr.Request):
-        _stop_for(request).set()
+        _STOPS.stop(session_key(request))
         return "⏹"
 
     s["cancel"].click(cancel, None, s["status"], cancels=[event], api_name="voice_cancel",
@@ -290,22 +283,6 @@ def _reference(registry, data_dir, owner, model, saved, audio, transcript):
     if not audio:
         raise InputError("Pick a saved voice, or upload/record a reference clip and check it.")
     return Reference.from_report(check_reference(registry, model, audio, transcript or None))
-
-
-def _session(request: gr.Request | None) -> str:
-    return getattr(request, "session_hash", None) or "local"
-
-
-def _new_stop(request: gr.Request | None) -> threading.Event:
-    event = threading.Event()
-    with _STOPS_LOCK:
-        _STOPS[_session(request)] = event
-    return event
-
-
-def _stop_for(request: gr.Request | None) -> threading.Event:
-    with _STOPS_LOCK:
-        return _STOPS.setdefault(_session(request), threading.Event())
 
 
 def _report_markdown(report) -> str:
