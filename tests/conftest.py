@@ -58,18 +58,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def launched_app(tiny_models, tmp_path_factory):
-    """The whole app launched on the tiny models (once per session).
+def launch_app(models: Path, data_dir: Path, **launch_kwargs):
+    """Build the whole app on ``models`` and launch it on a free local port.
 
-    Yields a namespace with ``url``, ``demo``, ``registry`` and ``data_dir``.
+    Returns ``(demo, url)``; the caller closes ``demo``.
     """
-    from types import SimpleNamespace
-
     import app
 
-    data_dir = tmp_path_factory.mktemp("app-data")
-    args = app.parse_args(["--config", str(tiny_models), "--data-dir", str(data_dir)])
+    args = app.parse_args(["--config", str(models), "--data-dir", str(data_dir)])
     demo = app.build_app(args)
     port = free_port()
     demo.launch(
@@ -79,10 +75,22 @@ def launched_app(tiny_models, tmp_path_factory):
         i18n=demo.i18n_strings,
         allowed_paths=[str(data_dir)],
         quiet=True,
+        **launch_kwargs,
     )
-    yield SimpleNamespace(
-        url=f"http://127.0.0.1:{port}/", demo=demo, registry=demo.registry, data_dir=data_dir
-    )
+    return demo, f"http://127.0.0.1:{port}/"
+
+
+@pytest.fixture(scope="session")
+def launched_app(tiny_models, tmp_path_factory):
+    """The whole app launched on the tiny models (once per session).
+
+    Yields a namespace with ``url``, ``demo``, ``registry`` and ``data_dir``.
+    """
+    from types import SimpleNamespace
+
+    data_dir = tmp_path_factory.mktemp("app-data")
+    demo, url = launch_app(tiny_models, data_dir)
+    yield SimpleNamespace(url=url, demo=demo, registry=demo.registry, data_dir=data_dir)
     demo.close()
 
 

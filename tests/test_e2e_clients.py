@@ -292,17 +292,11 @@ def test_eight_concurrent_sessions_chat_and_documents(launched_app, api, tmp_pat
 def test_mcp_tools_cover_every_tab(tiny_models, tmp_path):
     import httpx
 
-    import app
-    from tests.conftest import free_port
+    from tests.conftest import launch_app
 
-    demo = app.build_app(
-        app.parse_args(["--config", str(tiny_models), "--data-dir", str(tmp_path)])
-    )
-    port = free_port()
-    demo.launch(server_port=port, prevent_thread_lock=True, quiet=True, mcp_server=True,
-                i18n=demo.i18n_strings)  # fmt: skip
+    demo, url = launch_app(tiny_models, tmp_path, mcp_server=True)
     try:
-        schema = httpx.get(f"http://127.0.0.1:{port}/gradio_api/mcp/schema", timeout=60).json()
+        schema = httpx.get(f"{url}gradio_api/mcp/schema", timeout=60).json()
     finally:
         demo.close()
     tools = {t["meta"]["endpoint_name"]: t for t in schema}

@@ -9,25 +9,13 @@ import time
 import pytest
 
 from playground.cli import main as cli
-from tests.conftest import free_port
+from tests.conftest import launch_app
 
 N_ADVANCED = 10  # rank, alpha, dropout, lr, epochs, max_steps, batch, accum, max_length, seed
 
 
 def _launch(tiny_models, data_dir):
-    import app
-
-    args = app.parse_args(["--config", str(tiny_models), "--data-dir", str(data_dir)])
-    demo = app.build_app(args)
-    port = free_port()
-    demo.launch(
-        server_name="127.0.0.1",
-        server_port=port,
-        prevent_thread_lock=True,
-        i18n=demo.i18n_strings,
-        quiet=True,
-    )
-    return demo, f"http://127.0.0.1:{port}/"
+    return launch_app(tiny_models, data_dir)
 
 
 def _inputs(path, *, max_steps=None, lr=None):
