@@ -13,25 +13,14 @@ import gradio as gr
 from playground.image import schedulers
 from playground.storage import user_dir
 from tabs.common import AppContext, owner_of, ui_errors
-from tabs.i18n import load_strings
+from tabs.i18n import tr
 
 SETTINGS = ["width", "height", "steps", "guidance", "scheduler"]
 
 
-class _Text:
+def text(request: gr.Request | None, key: str, **fields: Any) -> str:
     """Server-side strings (status lines, notes) in the browser's language."""
-
-    def __init__(self) -> None:
-        self.table = load_strings()
-
-    def __call__(self, request: gr.Request | None, key: str, **fields: Any) -> str:
-        lang = "en"
-        header = ""
-        if request is not None and getattr(request, "headers", None) is not None:
-            header = request.headers.get("accept-language", "") or ""
-        if header.lower().startswith("zh"):
-            lang = "zh"
-        return self.table[lang][key].format(**fields)
+    return tr(key, request, **fields)
 
 
 def build(ctx: AppContext) -> None:
@@ -41,7 +30,6 @@ def build(ctx: AppContext) -> None:
         return
     from playground.image import model_defaults
 
-    text = _Text()
     defaults = model_defaults(ctx.registry, names[0])
     gr.Markdown(ctx.t("image.intro"))
     with gr.Row():
