@@ -25,6 +25,7 @@ from playground.chat import (
     save_user_role,
     stream_chat,
 )
+from playground.chat.reasoning import REASONING_TAGS, is_reasoning_message
 from playground.chat.roles import slugify
 from playground.errors import InputError
 from playground.storage import atomic_write_text, user_dir
@@ -92,10 +93,11 @@ def text_of(message: dict[str, Any]) -> str:
 
 
 def plain_history(history: list[dict[str, Any]] | None) -> list[dict[str, str]]:
+    """The conversation for the model: folded reasoning blocks are not sent back."""
     return [
         {"role": m["role"], "content": text_of(m)}
         for m in history or []
-        if m.get("role") in ("user", "assistant")
+        if m.get("role") in ("user", "assistant") and not is_reasoning_message(m)
     ]
 
 
@@ -137,6 +139,7 @@ def settings_from(values: dict[str, Any]) -> GenerationSettings:
         repetition_penalty=float(values["repetition_penalty"]),
         max_new_tokens=int(values["max_new_tokens"]),
         seed=seed,
+        enable_thinking=bool(values.get("think")),
     ).validated()
 
 
@@ -228,6 +231,8 @@ def _chat_panel(ctx: AppContext, choices, first_model, role: Role) -> dict[str, 
             ["en", "zh"], value="en", label=ctx.t("chat.role_language"), scale=1
         )
         c["compare"] = gr.Checkbox(label=ctx.t("chat.compare"), value=False, scale=1)
+        # Off by default: a thinking model answers much sooner without its reasoning.
+        c["think"] = gr.Checkbox(label=ctx.t("chat.think"), value=False, scale=1)
     with gr.Row(visible=False) as c["compare_row"]:
         c["model_b"] = gr.Dropdown(
             choices=choices, value=first_model, label=ctx.t("chat.model_b"), scale=3
@@ -240,11 +245,13 @@ def _chat_panel(ctx: AppContext, choices, first_model, role: Role) -> dict[str, 
         )
     with gr.Row():
         c["chatbot"] = gr.Chatbot(
-            value=greeting(role), label="A", height=460, buttons=["copy", "copy_all"]
-        )
+            value=greeting(role), label="A", height=460, buttons=["copy", "copy_all"],
+            reasoning_tags=REASONING_TAGS,
+        )  # fmt: skip
         c["chatbot_b"] = gr.Chatbot(
-            value=greeting(role), label="B", height=460, visible=False, buttons=["copy"]
-        )
+            value=greeting(role), label="B", height=460, visible=False, buttons=["copy"],
+            reasoning_tags=REASONING_TAGS,
+        )  # fmt: skip
     c["notice"] = gr.Markdown("")
     with gr.Row() as c["actions"]:
         pass
@@ -565,6 +572,7 @@ def _wire_chat(ctx: AppContext, c: dict, g: dict, b: dict, prompt_a, prompt_b) -
         role_state: dict | None = None,
         language: str = "en",
         client_id: str | None = None,
+        think: bool = False,
         request: gr.Request = None,
     ):
         """Send a message to the chat model in the current role and stream the reply.
@@ -613,6 +621,7 @@ def _wire_chat(ctx: AppContext, c: dict, g: dict, b: dict, prompt_a, prompt_b) -
         role_state: dict | None = None,
         language: str = "en",
         client_id: str | None = None,
+        think: bool = False,
         request: gr.Request = None,
     ):
         """Answer the last message again (a new sample unless the seed is fixed)."""
@@ -648,6 +657,7 @@ def _wire_chat(ctx: AppContext, c: dict, g: dict, b: dict, prompt_a, prompt_b) -
         b["state"],
         c["role_lang"],
         ctx.client_id,
+        c["think"],
     ]
     outputs = [c["chatbot"], c["chatbot_b"], c["notice"], prompt_a, prompt_b]
     send_outputs = [c["chatbot"], c["chatbot_b"], c["message"], c["notice"], prompt_a, prompt_b]

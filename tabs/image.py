@@ -477,9 +477,13 @@ def _wire_chat_button(ctx: AppContext, text, prompt, negative) -> None:
         button = gr.Button(ctx.t("image.from_chat"), size="sm")
 
     def from_chat(history: list[dict[str, Any]] | None, request: gr.Request = None):
+        from playground.chat.reasoning import is_reasoning_message
         from playground.image import parse_reply
 
-        replies = [m for m in history or [] if m.get("role") == "assistant"]
+        replies = [
+            m for m in history or []
+            if m.get("role") == "assistant" and not is_reasoning_message(m)
+        ]  # fmt: skip
         if not replies:
             raise gr.Error(text(request, "image.no_reply"))
         suggestion = parse_reply(_message_text(replies[-1]))

@@ -304,19 +304,22 @@ def _done_markdown(result) -> str:
 
 
 def last_assistant_text(messages: list | None) -> str:
-    """Text of the last assistant message in a Chatbot value (messages format)."""
+    """Text of the last assistant answer in a Chatbot value (messages format).
+
+    Reasoning is never spoken: folded blocks are skipped and ``<think>`` parts cut.
+    """
+    from playground.chat.reasoning import is_reasoning_message, strip_reasoning
+
     for message in reversed(messages or []):
         role = message.get("role") if isinstance(message, dict) else getattr(message, "role", None)
-        if role != "assistant":
+        if role != "assistant" or is_reasoning_message(message):
             continue
         content = message.get("content") if isinstance(message, dict) else message.content
-        if isinstance(content, str):
-            return content
         if isinstance(content, list):
-            return " ".join(
+            content = " ".join(
                 part.get("text", "") if isinstance(part, dict) else str(part) for part in content
             ).strip()
-        return str(content or "")
+        return strip_reasoning(str(content or ""))
     return ""
 
 

@@ -195,6 +195,7 @@ def render_prompt(
             context_window=chat_model.context_window,
             max_new_tokens=settings.max_new_tokens,
             model_name=model,
+            enable_thinking=settings.enable_thinking,
         )
 
 
@@ -240,6 +241,7 @@ def _stream_local(
             context_window=chat_model.context_window,
             max_new_tokens=settings.max_new_tokens,
             model_name=model,
+            enable_thinking=settings.enable_thinking,
         )
         info.prompt, info.prompt_tokens = prepared.text, prepared.prompt_tokens
         info.context_window, info.dropped = prepared.context_window, prepared.dropped

@@ -4,6 +4,12 @@ The chat template of the model's tokenizer turns messages into text; when the
 conversation is longer than the model's context window allows, the oldest
 turns are dropped first (the system prompt and the latest message are kept)
 and the caller is told how many messages went.
+
+Thinking models: ``enable_thinking`` goes to the chat template (Qwen3's
+switch). Earlier replies' reasoning is never sent back (see
+``playground.chat.reasoning``), and the room kept for the reply
+(``max_new_tokens``) is shared by its reasoning and its answer, so a thinking
+reply is trimmed against the same budget.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from playground.chat.reasoning import strip_reasoning
 from playground.errors import InputError
 
 ROLES = ("system", "user", "assistant")
@@ -49,6 +56,8 @@ def check_messages(messages: list[dict[str, Any]]) -> list[dict[str, str]]:
             )
         if not isinstance(content, str):
             raise InputError(f"message #{i + 1} content must be text, got {type(content).__name__}")
+        if role == "assistant":  # a past reply's reasoning is not part of the conversation
+            content = strip_reasoning(content)
         clean.append({"role": role, "content": content})
     if clean[-1]["role"] == "assistant":
         raise InputError("the last message is the assistant's: add a user message to answer")
@@ -64,13 +73,18 @@ def require_chat_template(tokenizer: Any, model_name: str) -> None:
         )
 
 
-def render(tokenizer: Any, messages: list[dict[str, str]]) -> str:
-    """The chat-template text for ``messages``, ending where the assistant speaks next."""
+def render(tokenizer: Any, messages: list[dict[str, str]], *, enable_thinking: bool = False) -> str:
+    """The chat-template text for ``messages``, ending where the assistant speaks next.
+
+    ``enable_thinking`` is handed to the template (templates without the switch ignore it).
+    """
     try:
-        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return tokenizer.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=True, enable_thinking=enable_thinking
+        )
     except Exception as exc:  # jinja2 TemplateError: e.g. a template that has no system role
         if messages and messages[0]["role"] == "system" and "system" in str(exc).lower():
-            return render(tokenizer, _fold_system(messages))
+            return render(tokenizer, _fold_system(messages), enable_thinking=enable_thinking)
         raise InputError(f"the model's chat template rejected this conversation: {exc}") from exc
 
 
@@ -95,8 +109,12 @@ def prepare(
     context_window: int,
     max_new_tokens: int,
     model_name: str = "model",
+    enable_thinking: bool = False,
 ) -> PreparedPrompt:
-    """Render ``messages``; drop the oldest turns until prompt + reply fit the window."""
+    """Render ``messages``; drop the oldest turns until prompt + reply fit the window.
+
+    The reply's room, ``max_new_tokens``, covers its reasoning as well as its answer.
+    """
     require_chat_template(tokenizer, model_name)
     messages = check_messages(messages)
     budget = context_window - max_new_tokens
@@ -108,7 +126,7 @@ def prepare(
     kept = list(messages)
     dropped = 0
     while True:
-        text = render(tokenizer, kept)
+        text = render(tokenizer, kept, enable_thinking=enable_thinking)
         tokens = count_tokens(tokenizer, text)
         if tokens <= budget:
             return PreparedPrompt(kept, text, tokens, context_window, dropped)

@@ -23,6 +23,8 @@ class GenerationSettings:
     repetition_penalty: float = 1.0
     max_new_tokens: int = 512
     seed: int | None = None
+    # Thinking models (Qwen3): reason in <think>…</think> before answering. Off: faster.
+    enable_thinking: bool = False
 
     @classmethod
     def from_options(
@@ -70,7 +72,12 @@ class GenerationSettings:
             raise InputError(
                 f"seed must be a whole number >= 0 (or empty for random), got {self.seed!r}"
             )
-        return replace(self, top_k=int(self.top_k), max_new_tokens=int(self.max_new_tokens))
+        return replace(
+            self,
+            top_k=int(self.top_k),
+            max_new_tokens=int(self.max_new_tokens),
+            enable_thinking=bool(self.enable_thinking),
+        )
 
     @property
     def greedy(self) -> bool:

@@ -62,8 +62,11 @@ def _clean(text: str) -> str:
 
 def parse_reply(reply: str) -> PromptSuggestion:
     """Split a chat reply into prompt and negative prompt (see the module docstring)."""
+    from playground.chat.reasoning import strip_reasoning
+
     raw = reply or ""
-    text = _FENCE.sub("", raw)
+    # A thinking model's reasoning is not the prompt: only its answer is parsed.
+    text = _FENCE.sub("", strip_reasoning(raw))
     negative_match = _NEGATIVE.search(text)
     head = text[: negative_match.start()] if negative_match else text
     negative = _clean(text[negative_match.end() :]) if negative_match else ""

@@ -105,6 +105,7 @@ class Answer:
     hits: list[Hit] = field(default_factory=list)
     found: bool = True
     done: bool = False
+    reasoning: str = ""  # a thinking model's <think> part: shown apart, never the answer
 
 
 def answer_stream(
@@ -123,8 +124,10 @@ def answer_stream(
         yield Answer(message("not_found", question), hits, found=False, done=True)
         return
     from playground.chat import stream_chat
+    from playground.chat.reasoning import split_reasoning
 
-    text = ""
+    reply = split_reasoning("")
     for text in stream_chat(registry, model, build_messages(question, usable), settings, stop=stop):
-        yield Answer(text, usable)
-    yield Answer(text, usable, done=True)
+        reply = split_reasoning(text)
+        yield Answer(reply.answer, usable, reasoning=reply.reasoning)
+    yield Answer(reply.answer, usable, done=True, reasoning=reply.reasoning)

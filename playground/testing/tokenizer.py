@@ -15,12 +15,26 @@ CORPUS = [
     "def main():\n    return 42\n",
 ]
 SPECIAL = ["<|pad|>", "<|im_start|>", "<|im_end|>", "<|endoftext|>", "[CLS]", "[SEP]", "[MASK]"]
+# Qwen3's reasoning markers: added tokens that are NOT special, so they stay in decoded text.
+THINK_TOKENS = ["<think>", "</think>"]
 
 CHATML_TEMPLATE = (
     "{% for message in messages %}"
     "<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
     "{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+# Qwen3's template, less its tool calls: earlier replies lose their reasoning, and
+# ``enable_thinking=False`` pre-fills an empty thought so the model answers at once.
+QWEN3_TEMPLATE = (
+    "{% for message in messages %}{% set content = message['content'] %}"
+    "{% if message['role'] == 'assistant' and '</think>' in content %}"
+    "{% set content = content.split('</think>')[-1].lstrip('\\n') %}{% endif %}"
+    "<|im_start|>{{ message['role'] }}\n{{ content }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n"
+    "{% if enable_thinking is defined and enable_thinking is false %}<think>\n\n</think>\n\n{% endif %}"
+    "{% endif %}"
 )
 
 
@@ -47,7 +61,8 @@ def save_chat_tokenizer(folder: Path):
     tokenizer.pad_token = "<|pad|>"
     tokenizer.eos_token = "<|im_end|>"
     tokenizer.bos_token = None
-    tokenizer.chat_template = CHATML_TEMPLATE
+    tokenizer.add_tokens(THINK_TOKENS)  # not special: decoded replies keep them
+    tokenizer.chat_template = QWEN3_TEMPLATE
     tokenizer.model_max_length = 2048
     tokenizer.save_pretrained(folder)
     return tokenizer
