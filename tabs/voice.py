@@ -15,6 +15,7 @@ import gradio as gr
 
 from playground.errors import InputError, PlaygroundError
 from playground.storage import user_dir
+from playground.voice.lineup import AUTO, pick_voice_model
 from tabs.common import AppContext, StopFlags, owner_of, session_key, ui_errors
 
 # Cancel flags of running generations, per browser session.
@@ -45,9 +46,10 @@ def _model_panel(ctx: AppContext, models: list[str]) -> dict[str, Any]:
     p: dict[str, Any] = {}
     asr = ctx.registry.names("speech-recognition")
     with gr.Row():
+        # Auto: the model that speaks the text's language (see playground.voice.lineup).
         p["model"] = gr.Dropdown(
-            choices=[(_label(ctx, n), n) for n in models],
-            value=models[0],
+            choices=[(ctx.t("voice.auto"), AUTO)] + [(_label(ctx, n), n) for n in models],
+            value=AUTO,
             label=ctx.t("voice.model"),
             scale=3,
         )
@@ -58,7 +60,7 @@ def _model_panel(ctx: AppContext, models: list[str]) -> dict[str, Any]:
             info=ctx.t("voice.asr_info"),
             scale=2,
         )
-    p["model_info"] = gr.Markdown(model_info(ctx, models[0]))
+    p["model_info"] = gr.Markdown(model_info(ctx, AUTO))
     return p
 
 
@@ -121,6 +123,8 @@ def model_info(ctx: AppContext, name: str | None) -> str:
     """Languages, licence, size and what the model needs, for the picked model."""
     if not name:
         return ""
+    if name == AUTO:
+        return ctx.t("voice.auto_info")
     entry = ctx.registry.entry(name)
     family = entry.options.get("family", "?")
     needs = " · needs the reference transcript" if family == "csm" else ""
@@ -147,6 +151,7 @@ def _wire(ctx: AppContext, p: dict, r: dict, s: dict) -> None:
 
         if not audio:
             raise InputError("Upload or record a reference clip first.")
+        model = pick_voice_model(registry, "", chosen=model).model  # Auto: the default pick
         report = check_reference(registry, model, audio, transcript or None)
         cleaned = None
         text = report.transcript or ""
@@ -217,6 +222,8 @@ def _wire(ctx: AppContext, p: dict, r: dict, s: dict) -> None:
         from playground.voice.engine import SynthesisResult
 
         require_consent(consent)
+        pick = pick_voice_model(registry, text or "", chosen=model)  # or why it cannot speak it
+        model = pick.model
         owner = owner_of(request, client_id)
         reference = _reference(
             registry, data_dir, owner, model, saved, cleaned or upload, transcript
@@ -229,14 +236,14 @@ def _wire(ctx: AppContext, p: dict, r: dict, s: dict) -> None:
             crossfade_ms=float(crossfade or 0),
         )
         with _STOPS.running(session_key(request)) as stop:
-            yield "⏳ …", None
+            yield f"⏳ 🗣 {pick.reason}", None
             for item in clone_stream(registry, model, reference, text, settings, consent=True,
                                      stop=stop, owner=owner):  # fmt: skip
                 if isinstance(item, SynthesisResult):
                     name = f"{time.strftime('%Y%m%d-%H%M%S')}-{item.seed}.wav"
                     out = _work_path(data_dir, owner, name, kind="voice-outputs")
                     item.save(out)
-                    yield _done_markdown(item), str(out)
+                    yield f"{_done_markdown(item)}\n\n🗣 {pick.reason}", str(out)
                 else:
                     yield f"⏳ {item.index}/{item.total}: {item.sentence}", None
 
@@ -351,6 +358,7 @@ def _add_speak_button(ctx: AppContext, p: dict) -> None:
             raise InputError("Save a voice in the Voice tab first, then pick it here.")
         owner = owner_of(request, client_id)
         reference = _library(data_dir, owner).load(name)
+        model = pick_voice_model(registry, text, chosen=model).model  # a reply in Chinese too
         result = clone(registry, model, reference, text, VoiceSettings(), consent=True, owner=owner)
         out = _work_path(data_dir, owner, f"speak-{time.strftime('%Y%m%d-%H%M%S')}.wav",
                          kind="voice-outputs")  # fmt: skip

@@ -126,7 +126,7 @@ def test_build_assembles_a_complete_folder(tmp_path):
         assert (target / name).is_file(), name
     assert not list(target.rglob("__pycache__"))
     assert read_front_matter(target / "README.md")["app_file"] == "app.py"
-    assert load_config(target / "models.yaml").models[0].name == "qwen2.5-1.5b-instruct"
+    assert load_config(target / "models.yaml").models[0].name == "qwen3-1.7b"
     # a second build does not clobber without --force
     with pytest.raises(InputError, match="--force"):
         build_space(target)

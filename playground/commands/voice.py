@@ -43,8 +43,9 @@ def register(sub) -> None:
     check.set_defaults(handler=_check)
 
 
-def _voice_model(registry, name: str | None) -> str:
+def _voice_model(registry, name: str | None, text: str | None = None) -> str:
     from playground.errors import ConfigError
+    from playground.voice.lineup import pick_voice_model
 
     if name:
         registry.entry(name)
@@ -52,7 +53,11 @@ def _voice_model(registry, name: str | None) -> str:
     names = registry.names("voice-clone")
     if not names:
         raise ConfigError(f"{registry.config.path}: no voice-clone model is configured.")
-    return names[0]
+    if text is None:
+        return names[0]
+    pick = pick_voice_model(registry, text)  # a model that speaks the text's language
+    print(f"voice model: {pick.reason}", file=sys.stderr)
+    return pick.model
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -81,7 +86,7 @@ def _clone(args: argparse.Namespace) -> int:
 
     require_consent(args.consent)
     registry = open_registry(args.config)
-    model = _voice_model(registry, args.model)
+    model = _voice_model(registry, args.model, args.text)
     report = check_reference(registry, model, args.reference, args.reference_text)
     for issue in report.issues:
         print(f"[{issue.severity}] {issue.message}", file=sys.stderr)

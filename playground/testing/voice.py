@@ -1,4 +1,5 @@
-"""Tiny voice-clone models of both families: VibeVoice (``tiny-voice``) and CSM (``tiny-voice-csm``).
+"""Tiny voice-clone models of every family: VibeVoice (``tiny-voice``), CSM (``tiny-voice-csm``)
+and Pocket TTS (``tiny-voice-pocket``, built by ``playground.testing.pocket_tts``).
 
 The tiny VibeVoice has a 1-layer Qwen2 backbone and a tiny audio codec.
 Everything is random except two choices that make it behave like a real one
@@ -79,7 +80,9 @@ def _tokenizer(special: list[str] = SPECIAL, **tokens: Any):
 
 
 def build(folder: Path) -> list[dict]:
-    return [_vibevoice(folder), _csm(folder)]
+    from playground.testing import pocket_tts
+
+    return [_vibevoice(folder), _csm(folder), *pocket_tts.build(folder)]
 
 
 def _vibevoice(folder: Path) -> dict:

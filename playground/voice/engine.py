@@ -26,6 +26,7 @@ from playground.errors import InputError
 from playground.voice.audio import Audio, crossfade_join, info_comment, resample, write_wav
 from playground.voice.checks import ClipLimits, ClipReport, prepare_reference
 from playground.voice.families import GenerationControls, check_cancel, family_of
+from playground.voice.lineup import pick_voice_model
 from playground.voice.text import estimate_seconds, split_sentences
 
 CONSENT_STATEMENT = (
@@ -161,14 +162,16 @@ def clone_stream(
 ) -> Iterator[SentenceDone | SynthesisResult]:
     """Yield ``SentenceDone`` after each sentence, then the ``SynthesisResult``.
 
-    Raises ``InputError`` without consent or text, ``CancelledError`` when
-    ``stop`` is set.
+    Raises ``InputError`` without consent or text, or for a text in a language
+    the model cannot speak (naming the models that can); ``CancelledError``
+    when ``stop`` is set.
     """
     require_consent(consent)
     settings = settings or VoiceSettings()
     sentences = split_sentences(text, max_chars=settings.max_sentence_chars)
     if not sentences:
         raise InputError("There is no text to speak: type a sentence (letters or digits).")
+    pick_voice_model(registry, text, chosen=model_name)  # refuses a language it cannot speak
     seed = settings.seed if settings.seed is not None else random.randrange(2**31)
     start = time.perf_counter()
     pieces: list[np.ndarray] = []

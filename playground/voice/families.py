@@ -11,6 +11,11 @@ subclass here plus its ``models.yaml`` entries.
 * CSM (Sesame): a Llama backbone with a depth decoder over Mimi codes (12.5
   Hz). English. The voice prompt is a previous turn of the same speaker: the
   reference transcript followed by its audio. Controls: temperature, top-k.
+* Pocket TTS (Kyutai): a 6-layer transformer whose flow head samples
+  continuous codec latents (12.5 Hz), ~100M parameters, faster than real time
+  on a laptop CPU. English, French, German, Portuguese, Italian, Spanish (no
+  Chinese). The voice prompt is the audio alone, encoded once by the codec.
+  Control: temperature (the variance of the flow sampler's noise).
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ class Family:
     # Reference length the family was trained around (seconds).
     best_reference_seconds: ClassVar[float] = 10.0
     max_reference_seconds: ClassVar[float] = 20.0
+    # What the family can speak, for entries that do not list ``languages``.
+    languages: ClassVar[tuple[str, ...]] = ("en",)
 
     def encode_prompt(self, voice_model: Any, reference: np.ndarray) -> Any:
         """Work on the voice prompt that every sentence can share (``None``: nothing to share)."""
@@ -95,6 +102,7 @@ class VibeVoice(Family):
     name = "vibevoice"
     model_class = "VibeVoiceForConditionalGeneration"
     frame_rate = 7.5
+    languages = ("en", "zh")
     controls = ("guidance_scale", "diffusion_steps")
     best_reference_seconds = 10.0
     max_reference_seconds = 30.0
@@ -201,7 +209,62 @@ class Csm(Family):
         return self.to_numpy(audio[0] if audio else None)
 
 
-FAMILIES: dict[str, Family] = {f.name: f for f in (VibeVoice(), Csm())}
+class PocketTts(Family):
+    name = "pocket-tts"
+    model_class = "PocketTTSForConditionalGeneration"
+    frame_rate = 12.5
+    controls = ("temperature",)
+    # Kyutai: about 5 seconds of clean speech clone a voice.
+    best_reference_seconds = 8.0
+    max_reference_seconds = 20.0
+    languages = ("en", "fr", "de", "pt", "it", "es")
+
+    @staticmethod
+    def conversation(text: str, reference: np.ndarray | None = None) -> list[dict[str, Any]]:
+        content: list[dict[str, Any]] = [{"type": "text", "text": text}]
+        if reference is not None:
+            content.append({"type": "audio", "audio": reference})
+        return [{"role": "0", "content": content}]
+
+    def encode_prompt(self, vm: Any, reference: np.ndarray) -> Any:
+        """The voice's codec latents ``(frames, latent_dim)``, encoded once for all sentences."""
+        inputs = vm.processor.apply_chat_template(
+            self.conversation(".", reference), tokenize=True, return_dict=True, return_tensors="pt"
+        )
+        latents, mask = inputs["audio_prompt_latents"][0], inputs["audio_prompt_latents_mask"][0]
+        return latents[mask.bool()]
+
+    def inputs(self, vm: Any, text: str, prompt: Any) -> Any:
+        rendered = vm.processor.apply_chat_template(
+            self.conversation(text, np.zeros(1, dtype=np.float32)), tokenize=False
+        )
+        inputs = vm.processor(text=rendered, audio_prompt_latents=[prompt], return_tensors="pt")
+        return inputs.to(vm.model.device)
+
+    def generate(
+        self, vm, reference, transcript, text, *, controls, max_frames, stop=None, prompt=None
+    ):
+        # Pocket TTS's generate takes no stopping criteria (it drops them with a warning):
+        # a cancel lands between sentences, which are a few seconds each.
+        import torch
+
+        if prompt is None:
+            prompt = self.encode_prompt(vm, reference)
+        inputs = self.inputs(vm, text, prompt)
+        kwargs: dict[str, Any] = {"max_new_tokens": max_frames, "return_dict_in_generate": True}
+        if controls.temperature is not None:
+            kwargs.update(do_sample=controls.temperature > 0)
+            if controls.temperature > 0:
+                kwargs["temperature"] = float(controls.temperature)
+        with torch.inference_mode():
+            out = vm.model.generate(**inputs, **kwargs)
+            latents = out.audio_latents[0][out.audio_latents_mask[0].bool()]
+            if latents.shape[0] == 0:
+                return np.zeros(0, dtype=np.float32)
+            return self.to_numpy(vm.processor.decode(latents))
+
+
+FAMILIES: dict[str, Family] = {f.name: f for f in (VibeVoice(), Csm(), PocketTts())}
 
 
 def family_of(name: str | None, *, where: str = "") -> Family:
