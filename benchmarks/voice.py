@@ -1,8 +1,16 @@
 """Real-time factor of the voice engine against the plain transformers call, same text, same run.
 
     python benchmarks/voice.py [--config models.yaml --model NAME] [--runs 3] [--text "..."]
+    python benchmarks/voice.py --pocket-published [--runs 3]
 
-Without --config it builds the tiny random VibeVoice (offline). The engine
+Without --config it builds the tiny random VibeVoice (offline). With
+--pocket-published it builds Kyutai Pocket TTS with its published architecture
+(``playground.testing.pocket_tts.PUBLISHED``, ~120M parameters, random weights,
+the end-of-speech head silenced so every run makes exactly its frame budget)
+and adds a fourth line: the raw transformers calls (processor with the voice,
+one ``generate`` over the whole text, ``processor.decode``). Random weights
+cost what trained ones cost per frame, so the real-time factor is the one a
+user gets; the target there is engine RTF < 1.0 and engine / raw <= 1.1. The engine
 splits the text into sentences, re-uses the voice prompt for each, joins with
 crossfades and checks for Cancel; the plain call is one ``model.generate`` on
 the whole text with the same frame budget. A third line times plain calls per
@@ -25,6 +33,39 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 TEXT = "The quick brown fox jumps over the lazy dog. 今天天气很好，我们去公园散步吧。"
+POCKET_TEXT = "The quick brown fox jumps over the lazy dog. It was a bright and sunny morning."
+
+
+def pocket_published(folder: Path) -> tuple[Path, str]:
+    """A models.yaml with one random Pocket TTS of the published architecture."""
+    import yaml
+
+    from playground.testing.pocket_tts import PUBLISHED, build_pocket
+
+    source = build_pocket(folder / "pocket-published", PUBLISHED)
+    entry = {"name": "pocket-published", "task": "voice-clone", "source": str(source),
+             "languages": ["en", "fr", "de", "pt", "it", "es"], "memory_gb": 1.0,
+             "options": {"family": "pocket-tts", "temperature": 0.7}}  # fmt: skip
+    config = {"version": 1, "defaults": {"device": "cpu", "dtype": "float32"}, "models": [entry]}
+    path = folder / "models.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path, entry["name"]
+
+
+def raw_pocket(vm, reference, text: str, frames: int) -> int:
+    """Samples made by the plain transformers calls for ``text`` (no engine, no family code)."""
+    import torch
+
+    conversation = [{"role": "0", "content": [{"type": "text", "text": text},
+                                              {"type": "audio", "audio": reference}]}]  # fmt: skip
+    inputs = vm.processor.apply_chat_template(
+        conversation, tokenize=True, return_dict=True, return_tensors="pt"
+    )
+    with torch.inference_mode():
+        out = vm.model.generate(**inputs, max_new_tokens=frames, do_sample=True, temperature=0.7,
+                                return_dict_in_generate=True)  # fmt: skip
+        waves = vm.processor.decode(out.audio_latents, out.audio_latents_mask)
+    return sum(len(w) for w in waves)
 
 
 def reference_clip(folder: Path) -> Path:
@@ -49,7 +90,9 @@ def main() -> int:
     ap.add_argument("--config")
     ap.add_argument("--model")
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--text", default=TEXT)
+    ap.add_argument("--text")
+    ap.add_argument("--pocket-published", action="store_true",
+                    help="Kyutai Pocket TTS, published architecture, random weights")  # fmt: skip
     ap.add_argument(
         "--clock",
         choices=["cpu", "wall"],
@@ -75,6 +118,8 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="voice-bench-"))
     if args.config:
         config_path, model = args.config, args.model
+    elif args.pocket_published:
+        config_path, model = pocket_published(tmp)
     else:
         from playground.testing import make_tiny
 
@@ -83,6 +128,7 @@ def main() -> int:
     model = model or registry.names("voice-clone")[0]
     reference = Reference.from_report(check_reference(registry, model, reference_clip(tmp)))
     vm = registry.get(model)
+    args.text = args.text or (POCKET_TEXT if vm.family.name == "pocket-tts" else TEXT)
     sentences = split_sentences(args.text)
     budget = sum(max_frames_for(s, vm.frame_rate, vm.options) for s in sentences)
     controls = VoiceSettings().controls(vm.options)
@@ -108,11 +154,20 @@ def main() -> int:
         result = clone(registry, model, reference, args.text, VoiceSettings(seed=0), consent=True)
         return clock() - start, result.seconds
 
+    def raw() -> tuple[float, float]:
+        torch.manual_seed(0)
+        start = clock()
+        samples = raw_pocket(vm, reference.audio.samples, args.text, budget)
+        return clock() - start, samples / vm.sample_rate
+
     assert isinstance(controls, GenerationControls)
     plain()  # warm-up (first call pays one-off costs)
     engine()
-    rtf_plain, rtf_loop, rtf_engine = [], [], []
+    rtf_plain, rtf_loop, rtf_engine, rtf_raw = [], [], [], []
     for _ in range(args.runs):  # alternate so drift hits all equally
+        if vm.family.name == "pocket-tts":
+            seconds, raw_audio = raw()
+            rtf_raw.append(seconds / max(raw_audio, 1e-9))
         seconds, plain_audio = plain()
         rtf_plain.append(seconds / max(plain_audio, 1e-9))
         seconds, loop_audio = plain_per_sentence()
@@ -134,6 +189,10 @@ def main() -> int:
         f"ratio engine/plain: {e / p:.2f} best-of-{args.runs} (median {em / pm:.2f}); target <= 1.1"
     )
     print(f"ratio engine/plain-per-sentence (the engine's own overhead): {e / lp:.2f}")
+    if rtf_raw:
+        r = min(rtf_raw)
+        print(f"raw transformers calls real-time factor best {r:.3f} (audio {raw_audio:.1f} s)")
+        print(f"engine RTF {e:.3f} (target < 1.0); ratio engine/raw: {e / r:.2f} (target <= 1.1)")
     return 0
 
 
