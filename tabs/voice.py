@@ -15,7 +15,6 @@ import gradio as gr
 
 from playground.errors import InputError, PlaygroundError
 from playground.storage import user_dir
-from playground.voice.lineup import AUTO, pick_voice_model
 from tabs.common import AppContext, StopFlags, owner_of, session_key, ui_errors
 
 # Cancel flags of running generations, per browser session.
@@ -43,6 +42,8 @@ def build(ctx: AppContext) -> None:
 
 
 def _model_panel(ctx: AppContext, models: list[str]) -> dict[str, Any]:
+    from playground.voice.lineup import AUTO
+
     p: dict[str, Any] = {}
     asr = ctx.registry.names("speech-recognition")
     with gr.Row():
@@ -121,6 +122,8 @@ def _label(ctx: AppContext, name: str) -> str:
 
 def model_info(ctx: AppContext, name: str | None) -> str:
     """Languages, licence, size and what the model needs, for the picked model."""
+    from playground.voice.lineup import AUTO
+
     if not name:
         return ""
     if name == AUTO:
@@ -146,7 +149,7 @@ def _wire(ctx: AppContext, p: dict, r: dict, s: dict) -> None:
     @ui_errors
     def check_clip(model, audio, transcript, asr, client_id, request: gr.Request):
         """Check a reference clip for a model: report, cleaned clip, transcript (auto-filled)."""
-        from playground.voice import check_reference
+        from playground.voice import check_reference, pick_voice_model
         from playground.voice.asr import transcribe
 
         if not audio:
@@ -218,7 +221,7 @@ def _wire(ctx: AppContext, p: dict, r: dict, s: dict) -> None:
     def clone_voice(model, saved, cleaned, upload, transcript, text, consent, seed,
                     guidance, steps, temperature, crossfade, client_id, request: gr.Request):  # fmt: skip
         """Say the text in the voice of the saved voice or the (checked) reference clip."""
-        from playground.voice import VoiceSettings, clone_stream, require_consent
+        from playground.voice import VoiceSettings, clone_stream, pick_voice_model, require_consent
         from playground.voice.engine import SynthesisResult
 
         require_consent(consent)
@@ -349,7 +352,7 @@ def _add_speak_button(ctx: AppContext, p: dict) -> None:
     @ui_errors
     def speak_reply(messages, name, model, client_id, request: gr.Request):
         """Speak the last assistant reply with a saved voice (consent was given when saving)."""
-        from playground.voice import VoiceSettings, clone
+        from playground.voice import VoiceSettings, clone, pick_voice_model
 
         text = last_assistant_text(messages)
         if not text.strip():

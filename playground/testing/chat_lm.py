@@ -1,4 +1,4 @@
-"""Tiny chat LM: a 2-layer Qwen2-architecture model with a ChatML chat template."""
+"""Tiny chat LM: a 2-layer Qwen2-architecture model with a Qwen3-style (thinking) chat template."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ TINY = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_atte
 
 
 def build_qwen2(out: Path, *, context: int = 2048, **dims) -> Path:
-    """A random Qwen2 model of the given dimensions with the tiny ChatML tokenizer."""
+    """A random Qwen2 model of the given dimensions with the tiny tokenizer (Qwen3 template)."""
     from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
 
     tokenizer = save_chat_tokenizer(out)

@@ -18,6 +18,7 @@ from playground.voice.engine import (
     clone_stream,
     require_consent,
 )
+from playground.voice.lineup import VoicePick, pick_voice_model, text_language
 from playground.voice.text import split_sentences
 from playground.voice.voices import SavedVoice, VoiceLibrary
 
@@ -33,13 +34,16 @@ __all__ = [
     "SentenceDone",
     "SynthesisResult",
     "VoiceLibrary",
+    "VoicePick",
     "VoiceSettings",
     "check_reference",
     "clone",
     "clone_stream",
+    "pick_voice_model",
     "prepare_reference",
     "read_audio",
     "read_wav_info",
     "require_consent",
     "split_sentences",
+    "text_language",
 ]

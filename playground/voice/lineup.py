@@ -107,7 +107,7 @@ def pick_voice_model(
         raise InputError(
             f"'{chosen}' cannot speak {lang} (it speaks "
             f"{', '.join(language_name(c) for c in speaks(registry, chosen))}). Models that can "
-            f"speak {lang}: {others}. Pick one of them, or Auto."
+            f"speak {lang}: {others}. Pick one of them, or Auto (CLI: leave out --model)."
         )
     if not able:
         raise InputError(
