@@ -13,6 +13,12 @@ loading and generation path users hit runs offline.
   again); set PLAYGROUND_FULL_DEFAULTS=1 to build all 28.
 * Kyutai Pocket TTS (pocket_tts/config/b6369a24.yaml): the whole published
   architecture, ~120M parameters (see ``playground.testing.pocket_tts``).
+* multilingual-e5-small (intfloat/multilingual-e5-small config.json): BertModel,
+  hidden 384, 12 layers, 12 heads, intermediate 1536, vocab 250037, 512
+  positions, mean pooling; the whole model (~117M parameters).
+
+Not covered here (yet): bge-reranker-base, SD-Turbo, VibeVoice 1.5B and
+Whisper small, whose defaults did not change in this line-up.
 """
 
 from __future__ import annotations
@@ -34,6 +40,12 @@ QWEN3_0_6B = dict(
     intermediate_size=3072, vocab_size=151936, tie_word_embeddings=True, rope_theta=1000000.0,
     rms_norm_eps=1e-6, max_position_embeddings=40960, num_hidden_layers=28, hidden_act="silu",
     attention_bias=False,
+)  # fmt: skip
+
+E5_SMALL = dict(
+    hidden_size=384, num_hidden_layers=12, num_attention_heads=12, intermediate_size=1536,
+    vocab_size=250037, max_position_embeddings=512, type_vocab_size=2, hidden_act="gelu",
+    layer_norm_eps=1e-12,
 )  # fmt: skip
 
 
@@ -101,3 +113,23 @@ def test_pocket_tts_published_architecture_clones_through_the_engine(tmp_path):
     result = clone(registry, "pocket-tts", reference, "Hello there.", VoiceSettings(seed=1),
                    consent=True)  # fmt: skip
     assert result.sample_rate == 24000 and result.seconds > 1.0
+
+
+def test_multilingual_e5_small_loads_and_embeds(tmp_path):
+    from sentence_transformers import SentenceTransformer, models
+    from transformers import BertConfig, BertModel
+
+    from playground.testing.tokenizer import save_encoder_tokenizer
+
+    raw = tmp_path / "e5-raw"
+    tokenizer = save_encoder_tokenizer(raw)
+    BertModel(BertConfig(**E5_SMALL, pad_token_id=tokenizer.pad_token_id)).save_pretrained(raw)
+    transformer = models.Transformer(str(raw), max_seq_length=512)
+    pooling = models.Pooling(transformer.get_embedding_dimension(), pooling_mode="mean")
+    out = tmp_path / "e5"
+    SentenceTransformer(modules=[transformer, pooling], device="cpu").save(str(out))
+    entry = {**shipped("multilingual-e5-small"), "source": str(out)}
+    registry = registry_for(tmp_path, [entry])
+    model = registry.get("multilingual-e5-small")
+    vectors = model.encode(["query: 你好", "passage: hello there"])
+    assert vectors.shape == (2, 384)
