@@ -188,3 +188,107 @@ def test_each_sentence_is_spoken_once_it_is_complete(world):
     last = speaker.feed("Hello there. How are you? Fine", final=True, stop=None)
     assert [(p.index, p.sentence) for p in last] == [(3, "Fine")]
     assert all(len(p.audio) > 0 for p in first + second + last)
+
+
+# ---------------------------------------------------------------- bad imports
+
+
+def _rewrite(src, dst, *, drop=(), add=None, manifest=None):
+    """Copy the zip ``src`` to ``dst`` without ``drop``, with ``add`` files and manifest edits."""
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for item in zin.infolist():
+            if item.filename in drop:
+                continue
+            data = zin.read(item)
+            if item.filename == "manifest.json" and manifest:
+                data = json.dumps(manifest(json.loads(data))).encode()
+            zout.writestr(item, data)
+        for name, data in (add or {}).items():
+            zout.writestr(name, data)
+    return dst
+
+
+def _base_elsewhere(m):
+    m["adapter"]["base"] = "qwen2.5-7b-instruct"
+    return m
+
+
+def _no_consent(m):
+    m["voice"]["consent"] = {"confirmed": False}
+    return m
+
+
+BAD_IMPORTS = [
+    ("not-a-zip", None, "not an agent file \\(not a zip archive\\)"),
+    ("no-role", {"drop": ["role.json"]}, "missing its role.json"),
+    ("no-manifest", {"drop": ["manifest.json"]}, "missing its manifest.json"),
+    ("no-adapter-weights", {"drop": ["adapter/adapter_model.safetensors"]},
+     "missing a part: adapter/adapter_model.safetensors"),
+    ("base-elsewhere", {"manifest": _base_elsewhere},
+     "trained on base model 'qwen2.5-7b-instruct', which this server does not have"),
+    ("voice-no-consent", {"manifest": _no_consent}, "without a consent record"),
+    ("unsafe-path", {"add": {"../evil.txt": b"x"}}, "unsafe path '../evil.txt'"),
+    ("stowaway", {"add": {"adapter/extra.bin": b"x"}}, "does not list: adapter/extra.bin"),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def full_zip(world, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("zips")
+    return export_agent(world.data_dir, ALICE, "Tea expert", folder / "tea.zip",
+                        include_documents=True, include_voice=True)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("case", "change", "message"), BAD_IMPORTS, ids=[c[0] for c in BAD_IMPORTS]
+)
+def test_bad_imports_say_why_and_leave_nothing_behind(
+    world, full_zip, tmp_path, case, change, message
+):
+    data_dir = tmp_path / "data"
+    if change is None:
+        bad = tmp_path / "bad.zip"
+        bad.write_bytes(b"PK\x03\x04 this is not really a zip")
+    else:
+        bad = _rewrite(full_zip, tmp_path / "bad.zip", **change)
+    with pytest.raises(InputError, match=message):
+        import_agent(world.registry, data_dir, "user-erin", bad)
+    left = sorted(p.relative_to(data_dir).as_posix() for p in data_dir.rglob("*") if p.is_file())
+    assert left == []
+    assert AgentStore.for_owner(data_dir, "user-erin").names() == []
+
+
+def test_import_of_documents_needs_their_embedding_model(world, full_zip, tmp_path):
+    """Documents embedded by a model this server lacks cannot be searched: refused."""
+    import hashlib
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(full_zip) as zf:
+        manifest = json.loads(zf.read("collection/manifest.json"))
+    manifest["embedding"].update(name="bge-m3-elsewhere", source="/nonexistent/bge-m3")
+    data = json.dumps(manifest).encode()
+
+    def relist(m):
+        m["files"]["collection/manifest.json"] = hashlib.sha256(data).hexdigest()
+        return m
+
+    bad = _rewrite(full_zip, tmp_path / "bad.zip", drop=["collection/manifest.json"],
+                   add={"collection/manifest.json": data}, manifest=relist)  # fmt: skip
+    with pytest.raises(InputError, match="documents cannot be used here.*'bge-m3-elsewhere'"):
+        import_agent(world.registry, tmp_path / "data", "user-erin", bad)
+    assert not [p for p in (tmp_path / "data").rglob("*") if p.is_file()]
+
+
+def test_a_damaged_part_is_caught_by_its_checksum(world, full_zip, tmp_path):
+    import zipfile
+
+    with zipfile.ZipFile(full_zip) as zf:
+        config = zf.read("adapter/adapter_config.json")
+    bad = _rewrite(full_zip, tmp_path / "bad.zip", drop=["adapter/adapter_config.json"],
+                   add={"adapter/adapter_config.json": config.replace(b"4", b"8", 1)})  # fmt: skip
+    with pytest.raises(InputError, match="adapter/adapter_config.json does not match its checksum"):
+        import_agent(world.registry, tmp_path / "data", "user-erin", bad)
