@@ -148,8 +148,12 @@ def _save_panel(ctx: AppContext) -> dict[str, Any]:
         gr.Markdown(ctx.t("agents.save_help"))
         with gr.Row():
             s["name"] = gr.Textbox(label=ctx.t("agents.name"), scale=2)
-            s["collection"] = gr.Dropdown(choices=[], value=None, label=ctx.t("agents.collection"))
-            s["voice"] = gr.Dropdown(choices=[], value=None, label=ctx.t("agents.voice"))
+            s["collection"] = gr.Dropdown(
+                choices=[], value=None, label=ctx.t("agents.collection"), allow_custom_value=True
+            )
+            s["voice"] = gr.Dropdown(
+                choices=[], value=None, label=ctx.t("agents.voice"), allow_custom_value=True
+            )
         s["picture"] = gr.File(label=ctx.t("agents.picture"), file_types=["image"], type="binary",
                                height=90)  # fmt: skip
         s["save"] = gr.Button(ctx.t("agents.save"), variant="primary")
@@ -225,8 +229,12 @@ def _wire_talk(ctx: AppContext, p: dict) -> None:
     send = p["send"].click(agent_chat, inputs, outputs, api_name="agent_chat", **ctx.heavy)
     submit = p["message"].submit(agent_chat, inputs, outputs, api_visibility="private",
                                  **ctx.heavy)  # fmt: skip
-    p["stop"].click(lambda request=None: _STOPS.stop(session_key(request)), None, None,
-                    cancels=[send, submit], api_visibility="private", **ctx.light)  # fmt: skip
+
+    def agent_stop(request: gr.Request):
+        _STOPS.stop(session_key(request))
+
+    p["stop"].click(agent_stop, None, None, cancels=[send, submit], api_visibility="private",
+                    **ctx.light)  # fmt: skip
     p["clear"].click(lambda: ([], "", [], None), None,
                      [p["chatbot"], p["sources"], p["raw"], p["audio"]],
                      api_visibility="private", queue=False)  # fmt: skip

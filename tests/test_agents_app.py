@@ -142,3 +142,17 @@ def test_pick_the_agent_in_chat_and_see_sources_and_audio(browser, agent_app):
     )
     bubbles = browser.find_elements(By.CSS_SELECTOR, "#agents-chatbot .message")
     assert any("Which tea is smoky?" in b.text for b in bubbles)
+
+
+def test_save_as_agent_then_rename_and_delete(agent_app):
+    ann = _client(agent_app, "ann")
+    picker, summary, box = ann.predict("Saved one", "tiny-chat", "Teas", "Me", None, None,
+                                       api_name="/agent_save")  # fmt: skip
+    assert picker["value"] == "Saved one" and box == ""
+    assert "tiny-chat" in summary and "documents: Teas" in summary and "voice: Me" in summary
+    picker, summary, _ = ann.predict("Saved one", "Kept one", None, api_name="/agent_rename")
+    assert picker["value"] == "Kept one" and "revision 2" in summary
+    with pytest.raises(Exception, match="no collection named 'Teas2'"):
+        ann.predict("Other", "tiny-chat", "Teas2", "", None, None, api_name="/agent_save")
+    picker, _ = ann.predict("Kept one", None, api_name="/agent_delete")
+    assert [c[0] for c in picker["choices"]] == ["Tea expert"]
