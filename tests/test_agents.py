@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from playground.agents import AgentSettings, AgentStore, export_agent, import_agent, reply
+from playground.agents import (
+    AgentSettings,
+    AgentStore,
+    export_agent,
+    import_agent,
+    reply,
+    talk,
+)
 from playground.chat import Role
 from playground.errors import InputError
 from tests.agent_support import (
@@ -292,3 +299,55 @@ def test_a_damaged_part_is_caught_by_its_checksum(world, full_zip, tmp_path):
                    add={"adapter/adapter_config.json": config.replace(b"4", b"8", 1)})  # fmt: skip
     with pytest.raises(InputError, match="adapter/adapter_config.json does not match its checksum"):
         import_agent(world.registry, tmp_path / "data", "user-erin", bad)
+
+
+def test_an_unseeded_reply_is_spoken_while_it_still_streams(world, monkeypatch):
+    """Speech for the first sentence arrives in an update before the reply is done."""
+    import playground.chat as chat
+    from playground.chat import StreamInfo
+
+    class FakeStream:
+        def __init__(self, *args, **kwargs):
+            self.info = StreamInfo(model="tiny-chat", prompt="p")
+
+        def __iter__(self):
+            yield from [
+                "Lapsang is smoky.",
+                "Lapsang is smoky. It is",
+                "Lapsang is smoky. It is dried.",
+            ]
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(chat, "stream_chat", FakeStream)
+    unseeded = AgentSettings(generation={"max_new_tokens": 8}, min_relevance=-1.0)
+    world.store.update("Tea expert", settings=unseeded)
+    try:
+        updates = [
+            (t.done, len(t.speech))
+            for t in talk(
+                world.registry, world.data_dir, ALICE, "Tea expert", QUESTION, grounding=False
+            )
+        ]
+    finally:
+        world.store.update("Tea expert", settings=SETTINGS)
+    assert updates == [(False, 0), (False, 1), (False, 1), (True, 2)]
+
+
+def test_a_picture_is_kept_shared_and_checked(world, tmp_path):
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(buffer, format="PNG")
+    store = AgentStore.for_owner(world.data_dir, "user-fay")
+    agent = store.create(world.registry, "Pictured", ROLE, picture=buffer.getvalue())
+    assert agent.picture == "picture.png" and agent.picture_path.read_bytes() == buffer.getvalue()
+    path = export_agent(world.data_dir, "user-fay", "Pictured", tmp_path / "p.zip")
+    imported = import_agent(world.registry, tmp_path / "d", "user-gus", path)
+    assert imported.picture_path.read_bytes() == buffer.getvalue()
+    with pytest.raises(InputError, match="not a readable image"):
+        store.create(world.registry, "Broken", ROLE, picture=b"GIF89a nonsense")
+    assert store.names() == ["Pictured"]
