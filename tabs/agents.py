@@ -14,6 +14,7 @@ from typing import Any
 import gradio as gr
 
 from playground.agents import AgentStore, export_agent, import_agent, talk
+from playground.agents.talk import retire_adapter
 from playground.errors import InputError
 from playground.storage import user_dir
 from tabs.common import AppContext, StopFlags, owner_of, session_key, ui_errors
@@ -322,7 +323,9 @@ def _wire_manage(ctx: AppContext, p: dict, m: dict) -> None:
     def agent_delete(agent: str, client_id: str | None = None, request: gr.Request = None):
         """Delete one of your agents (its collection and saved voice stay)."""
         owner = current_owner(request, client_id)
-        AgentStore.for_owner(ctx.data_dir, owner).delete(agent)
+        store = AgentStore.for_owner(ctx.data_dir, owner)
+        retire_adapter(ctx.registry, store.get(agent))
+        store.delete(agent)
         return _listing(owner, None)
 
     m["delete"].click(agent_delete, [p["agent"], ctx.client_id], listing,

@@ -351,3 +351,16 @@ def test_a_picture_is_kept_shared_and_checked(world, tmp_path):
     with pytest.raises(InputError, match="not a readable image"):
         store.create(world.registry, "Broken", ROLE, picture=b"GIF89a nonsense")
     assert store.names() == ["Pictured"]
+
+
+def test_a_deleted_agents_adapter_leaves_every_model_list(world):
+    from playground.agents.talk import chat_model_for, retire_adapter
+
+    store = AgentStore.for_owner(world.data_dir, ALICE)
+    doomed = store.create(world.registry, "Doomed", ROLE, adapter="my-lora")
+    name = chat_model_for(world.registry, doomed, ALICE)
+    assert world.registry.entry(name).visible_to(ALICE)
+    retire_adapter(world.registry, doomed)
+    store.delete("Doomed")
+    assert not world.registry.entry(name).visible_to(ALICE)
+    assert not world.registry.entry(name).visible_to(".retired")

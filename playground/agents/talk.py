@@ -180,6 +180,22 @@ def chat_model_for(registry: Any, agent: Agent, owner: str) -> str:
     return name
 
 
+def retire_adapter(registry: Any, agent: Agent) -> None:
+    """Hide a deleted agent's adapter entry from everyone (and unload it).
+
+    The registry has no "remove"; an owner no user can have (``safe_name``
+    never starts with a dot) keeps it out of every model list.
+    """
+    if not agent.adapter:
+        return
+    source = str(agent.adapter_dir.resolve())
+    name = "agent-" + hashlib.sha256(source.encode("utf-8")).hexdigest()[:12]
+    with _REGISTER_LOCK:
+        if name in registry.names():
+            hidden = registry.entry(name).model_copy(update={"owner": ".retired"})
+            registry.register(hidden, replace=True)
+
+
 # ---------------------------------------------------------------- the documents
 
 
