@@ -14,7 +14,7 @@ import sys
 
 from playground.errors import PlaygroundError
 
-COMMANDS = ["models", "chat", "rag", "finetune", "image", "voice", "spaces", "testing"]
+COMMANDS = ["models", "chat", "rag", "finetune", "image", "voice", "agent", "spaces", "testing"]
 
 
 def build_parser() -> argparse.ArgumentParser:

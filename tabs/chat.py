@@ -203,10 +203,14 @@ def build(ctx: AppContext) -> None:
             "chat.chatbot": c["chatbot"],
             "chat.actions": c["actions"],
             "chat.refresh_models": lambda owner=None: refresh_models(registry, owner),
+            "chat.role_state": b["state"],
         }
     )
     _wire_roles(ctx, c, b)
     _wire_chat(ctx, c, g, b, prompt_a, prompt_b)
+    from tabs import agents  # the Agents panel: its own module, shown in this tab
+
+    agents.build(ctx)
 
 
 def refresh_models(registry, owner: str | None = None) -> tuple[gr.Dropdown, gr.Dropdown]:
