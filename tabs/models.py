@@ -51,10 +51,12 @@ def build(ctx: AppContext) -> None:
         refresh_btn = gr.Button(ctx.t("models.refresh"), scale=1)
 
     def refresh():
+        """Every configured model with its state, device and memory, and the memory summary."""
         return status_rows(ctx), summary(ctx), gr.Dropdown(choices=ctx.registry.names())
 
     @ui_errors
     def load(name):
+        """Load a model now (downloading it first if needed) instead of on first use."""
         if not name:
             raise gr.Error("Pick a model first.")
         ctx.registry.get(name)
@@ -62,6 +64,7 @@ def build(ctx: AppContext) -> None:
 
     @ui_errors
     def unload(name):
+        """Unload a model and free its memory; a model in use by a generation is kept."""
         if not name:
             raise gr.Error("Pick a model first.")
         if not ctx.registry.unload(name):
@@ -69,6 +72,7 @@ def build(ctx: AppContext) -> None:
         return refresh()
 
     def unload_all():
+        """Unload every model that no generation is using."""
         ctx.registry.unload_all()
         return refresh()
 

@@ -251,7 +251,7 @@ def _wire_collections(ctx: AppContext, c: dict) -> None:
         )
 
     @ui_errors
-    def rag_collections(name, client_id, request: gr.Request):
+    def rag_collections(name=None, client_id=None, request: gr.Request = None):
         """List your collections and the documents of the selected one."""
         store = store_for(ctx, request, client_id)
         if not name:  # a typed new name stays; nothing picked yet: the first one
