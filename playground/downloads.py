@@ -127,8 +127,8 @@ class Downloads:
         key = _key(entry)
         with self._lock:
             job = self._jobs.get(key)
-            if job is not None and job.state in (DOWNLOADING, DONE):
-                return job
+            if job is not None and job.state == DOWNLOADING:
+                return job  # a finished one runs again: cached files cost a metadata call
             job = Progress(name=entry.name, repo=entry.source or "")
             self._jobs[key] = job
             self._done[key] = threading.Event()

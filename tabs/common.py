@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from typing import Any
 
 import gradio as gr
 
+from playground.downloads import DONE, DOWNLOADING, listening
 from playground.errors import InputError, PlaygroundError
 from playground.registry import Registry
 
@@ -69,6 +71,9 @@ def session_key(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or "local"
 
 
+_END = object()  # marks the end of a wrapped generator
+
+
 class StopFlags:
     """What a Stop button sets: one Event per running generation, keyed by session."""
 
@@ -99,8 +104,37 @@ class StopFlags:
         return True
 
 
+DOWNLOAD_TOAST_SECONDS = 10.0  # a model download's progress is shown this often
+
+
+def download_toasts(request: gr.Request | None):
+    """A download listener that shows progress as toasts in the browser's language."""
+    from tabs.i18n import tr
+
+    shown = {"at": 0.0}
+
+    def show(progress) -> None:
+        now = time.monotonic()
+        if progress.state == DOWNLOADING and now - shown["at"] >= DOWNLOAD_TOAST_SECONDS:
+            text = tr("models.downloading", request, **progress.values())
+            gr.Info(f"{progress.name}: {text}", duration=DOWNLOAD_TOAST_SECONDS)
+            shown["at"] = now
+        elif progress.state == DONE and shown["at"]:
+            gr.Info(tr("models.downloaded", request, **progress.values()), duration=5)
+            shown["at"] = 0.0
+
+    return show
+
+
+def _request_in(args, kwargs) -> gr.Request | None:
+    return next((a for a in (*args, *kwargs.values()) if isinstance(a, gr.Request)), None)
+
+
 def ui_errors(fn):
-    """Turn engine errors into messages the user sees (``gr.Error``), keeping UI state."""
+    """Turn engine errors into messages the user sees (``gr.Error``), keeping UI state.
+
+    While the handler runs, a model download it waits for shows its progress as toasts.
+    """
 
     def convert(exc: Exception) -> Exception:
         if isinstance(exc, gr.Error):
@@ -115,20 +149,31 @@ def ui_errors(fn):
 
         @functools.wraps(fn)
         def gen_wrapper(*args, **kwargs):
+            listener = download_toasts(_request_in(args, kwargs))
+            steps = fn(*args, **kwargs)
             try:
-                yield from fn(*args, **kwargs)
+                while True:
+                    # Each step may run in a fresh context (Gradio), so listen per step.
+                    with listening(listener):
+                        item = next(steps, _END)
+                    if item is _END:
+                        return
+                    yield item
             except Exception as exc:
                 converted = convert(exc)
                 if converted is exc:
                     raise
                 raise converted from exc
+            finally:
+                steps.close()  # a cancelled event closes the handler at once (its finally runs)
 
         return gen_wrapper
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            with listening(download_toasts(_request_in(args, kwargs))):
+                return fn(*args, **kwargs)
         except Exception as exc:
             converted = convert(exc)
             if converted is exc:
