@@ -181,3 +181,39 @@ def ui_errors(fn):
             raise converted from exc
 
     return wrapper
+
+
+def is_api_call(request: gr.Request | None) -> bool:
+    """True for ``gradio_client`` callers (they mark their requests), False for a browser."""
+    headers = getattr(request, "headers", None) or {}
+    return str(headers.get("x-gradio-user", "")).lower() == "api"
+
+
+def keep_inputs_on_failure(*, outputs: int, inputs: dict[str, int] | None = None):
+    """For a streaming handler whose last output is a status Markdown (wrap it around ``ui_errors``).
+
+    In the browser a failure leaves the other outputs as they were -- the typed
+    question, the answer, the sources -- puts the named inputs back into their
+    outputs (``{"history": 0}``: a half-streamed reply is taken back) and shows
+    the message in the status until the next action, instead of "Error" badges
+    and a toast that fades. API callers still get the error itself.
+    """
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            request = _request_in(args, kwargs)
+            try:
+                yield from fn(*args, **kwargs)
+            except gr.Error as exc:
+                if is_api_call(request):
+                    raise
+                kept: list[Any] = [gr.skip()] * outputs
+                given = inspect.signature(fn).bind_partial(*args, **kwargs).arguments
+                for name, index in (inputs or {}).items():
+                    kept[index] = given.get(name)
+                yield (*kept, f"⚠️ {exc.message}")
+
+        return wrapper
+
+    return wrap

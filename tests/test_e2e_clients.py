@@ -100,7 +100,7 @@ def test_documents_index_and_ask(launched_app, api, tmp_path):
         api_name="/rag_index",
     )
     assert "handbook.md" in status or "1 file" in status
-    history, sources, raw, _ = client.predict(
+    history, sources, raw, _, _ = client.predict(
         question="How long can items be returned?",
         collection="Handbook",
         model="tiny-chat",
