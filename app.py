@@ -39,7 +39,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         help="address to listen on (0.0.0.0 for every interface)",
     )
-    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
+    p.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)),
+        help="port to listen on (default 7860, or $GRADIO_SERVER_PORT)",
+    )
     p.add_argument("--share", action="store_true", help="create a public gradio.live link")
     p.add_argument(
         "--auth",
@@ -54,7 +59,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--data-dir",
         default=os.environ.get("PLAYGROUND_DATA", str(ROOT / "data")),
-        help="where chats, documents, jobs, images and voices are kept",
+        help="where chats, documents, jobs, images and voices are kept "
+        "(default: data/ next to app.py, or $PLAYGROUND_DATA)",
     )
     p.add_argument(
         "--max-file-size",
