@@ -48,6 +48,8 @@ class Progress:
     total_bytes: int = 0
     started_at: float = field(default_factory=time.time)
     error: str | None = None
+    error_key: str | None = None  # the error's message key, for the UI's language
+    params: dict = field(default_factory=dict)
     path: str | None = None
 
     @property
@@ -149,7 +151,7 @@ class Downloads:
         if listener is not None:
             listener(job)
         if job.state == FAILED:
-            raise ModelLoadError(job.error or "download failed")
+            raise ModelLoadError(job.error or "download failed", key=job.error_key, **job.params)
         return Path(job.path or "")
 
     def _run(self, entry: ModelEntry, job: Progress, done: threading.Event) -> None:
@@ -158,7 +160,8 @@ class Downloads:
             job.state = DONE
             log.info("downloaded %s (%s)", entry.source, format_bytes(job.total_bytes))
         except ModelLoadError as exc:
-            job.error, job.state = str(exc), FAILED
+            job.error, job.error_key, job.params = str(exc), exc.key, exc.params
+            job.state = FAILED
             log.warning("download of %s failed: %s", entry.source, exc)
         except Exception as exc:  # an unexpected library error: keep its traceback in the log
             job.error, job.state = f"{type(exc).__name__}: {exc}", FAILED
@@ -253,7 +256,13 @@ def _check_space(entry: ModelEntry, needed: int) -> None:
     probe = next((p for p in [folder, *folder.parents] if p.exists()), Path("/"))
     free = shutil.disk_usage(probe).free
     if needed * SPACE_MARGIN > free:
-        raise ModelLoadError(_disk_full(entry, needed, free))
+        raise ModelLoadError(
+            _disk_full(entry, needed, free),
+            key="errors.disk_full",
+            name=entry.name,
+            needed=format_bytes(needed),
+            free=format_bytes(free),
+        )
 
 
 def _disk_full(entry: ModelEntry, needed: int, free: int | None) -> str:
@@ -281,7 +290,10 @@ def _with_errors(entry: ModelEntry, call):
     except GatedRepoError:
         raise ModelLoadError(
             f"'{entry.name}': {repo} is gated. Accept its terms on https://huggingface.co/{repo}, "
-            "then log in with `hf auth login` (or set HF_TOKEN) and try again."
+            "then log in with `hf auth login` (or set HF_TOKEN) and try again.",
+            key="errors.gated",
+            name=entry.name,
+            repo=repo,
         ) from None
     except RevisionNotFoundError:
         raise ModelLoadError(
@@ -291,10 +303,18 @@ def _with_errors(entry: ModelEntry, call):
     except RepositoryNotFoundError:
         raise ModelLoadError(
             f"'{entry.name}': the Hub has no repo '{repo}' (404, or it is private). Check the "
-            "spelling of source: in the models file, or log in with `hf auth login`."
+            "spelling of source: in the models file, or log in with `hf auth login`.",
+            key="errors.repo_missing",
+            name=entry.name,
+            repo=repo,
         ) from None
     except OfflineModeIsEnabled:
-        raise ModelLoadError(_offline(entry, "HF_HUB_OFFLINE is set", rev)) from None
+        raise ModelLoadError(
+            _offline(entry, "HF_HUB_OFFLINE is set", rev),
+            key="errors.offline",
+            name=entry.name,
+            repo=repo,
+        ) from None
     except HfHubHTTPError as exc:
         status = getattr(exc.response, "status_code", "?")
         raise ModelLoadError(
@@ -310,7 +330,9 @@ def _with_errors(entry: ModelEntry, call):
     except Exception as exc:  # httpx connection errors and timeouts: offline
         if type(exc).__module__.startswith(("httpx", "httpcore", "requests", "urllib3")):
             reason = f"the Hub at {endpoint()} cannot be reached ({type(exc).__name__})"
-            raise ModelLoadError(_offline(entry, reason, rev)) from None
+            raise ModelLoadError(
+                _offline(entry, reason, rev), key="errors.offline", name=entry.name, repo=repo
+            ) from None
         raise
 
 

@@ -117,7 +117,10 @@ class Registry:
             where = f" in {self.config.path}" if self.config.path else ""
             raise UnknownModelError(
                 f"model '{name}' is not configured{where}. Configured models: {known}. "
-                "Add an entry to the models file or pick one of these."
+                "Add an entry to the models file or pick one of these.",
+                key="errors.unknown_model",
+                name=name,
+                known=known,
             ) from None
 
     def register(self, entry: ModelEntry, *, replace: bool = False) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -72,6 +73,30 @@ def session_key(request: gr.Request | None) -> str:
 
 
 _END = object()  # marks the end of a wrapped generator
+log = logging.getLogger("playground.ui")
+
+
+def user_error(exc: Exception, request: gr.Request | None = None, *, where: str = "") -> gr.Error:
+    """The ``gr.Error`` a user sees for ``exc``, in their language; logs it once.
+
+    Expected errors (``PlaygroundError``: a missing model, no consent...) log one
+    line without a traceback; anything else is a bug: its traceback goes to the
+    log and the user gets a message instead of a bare "Error".
+    """
+    from tabs.i18n import tr
+
+    if isinstance(exc, gr.Error):
+        return exc
+    if isinstance(exc, PlaygroundError):
+        log.info("%s in %s: %s", type(exc).__name__, where or "a handler", exc)
+        message = str(exc)
+        if exc.key and tr(exc.key, request) != exc.key:
+            message = tr(exc.key, request, **exc.params)
+        title = tr("errors.check_input", request) if isinstance(exc, InputError) else None
+        return gr.Error(message, title=title or "Error", print_exception=False)
+    log.error("unexpected error in %s", where or "a handler", exc_info=exc)
+    message = tr("errors.unexpected", request, kind=type(exc).__name__)
+    return gr.Error(message, print_exception=False)
 
 
 class StopFlags:
@@ -136,14 +161,8 @@ def ui_errors(fn):
     While the handler runs, a model download it waits for shows its progress as toasts.
     """
 
-    def convert(exc: Exception) -> Exception:
-        if isinstance(exc, gr.Error):
-            return exc
-        if isinstance(exc, InputError):
-            return gr.Error(str(exc), title="Check your input")
-        if isinstance(exc, PlaygroundError):
-            return gr.Error(str(exc))
-        return exc
+    def convert(exc: Exception, request) -> Exception:
+        return user_error(exc, request, where=fn.__name__)
 
     if inspect.isgeneratorfunction(fn):
 
@@ -160,7 +179,7 @@ def ui_errors(fn):
                         return
                     yield item
             except Exception as exc:
-                converted = convert(exc)
+                converted = convert(exc, _request_in(args, kwargs))
                 if converted is exc:
                     raise
                 raise converted from exc
@@ -175,7 +194,7 @@ def ui_errors(fn):
             with listening(download_toasts(_request_in(args, kwargs))):
                 return fn(*args, **kwargs)
         except Exception as exc:
-            converted = convert(exc)
+            converted = convert(exc, _request_in(args, kwargs))
             if converted is exc:
                 raise
             raise converted from exc

@@ -415,9 +415,12 @@ def _display_name(path: str) -> str:
 def _wire_answers(ctx: AppContext, c: dict) -> None:
     def retrieve(collection, question, k, mode, reranker, client_id, request):
         if not collection:
-            raise InputError("pick a collection (or create one by adding files) first.")
+            raise InputError(
+                "pick a collection (or create one by adding files) first.",
+                key="errors.pick_collection",
+            )
         if not (question or "").strip():
-            raise InputError("type a question first.")
+            raise InputError("type a question first.", key="errors.type_question")
         target = store_for(ctx, request, client_id).open(collection)
         embedder = embedder_for(ctx.registry, recorded=target.embedding)
         settings = SearchSettings(k=int(k), mode=mode or "hybrid", reranker=reranker or None)
