@@ -35,6 +35,9 @@ Listener = Callable[["Progress"], None]
 _listener: contextvars.ContextVar[Listener | None] = contextvars.ContextVar(
     "download_listener", default=None
 )
+_max_wait: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "download_max_wait", default=None
+)
 
 
 @dataclass
@@ -102,13 +105,19 @@ def format_seconds(seconds: float | None) -> str:
 
 
 @contextmanager
-def listening(listener: Listener) -> Iterator[None]:
-    """While the block runs, downloads this thread waits for report to ``listener``."""
-    token = _listener.set(listener)
+def listening(listener: Listener, *, max_wait: float | None = None) -> Iterator[None]:
+    """While the block runs, downloads this thread waits for report to ``listener``.
+
+    With ``max_wait``, a wait gives up after that many seconds with a "still
+    downloading" error while the download itself goes on: a UI event then frees
+    its queue slot instead of holding everyone behind a multi-GB download.
+    """
+    token, wait_token = _listener.set(listener), _max_wait.set(max_wait)
     try:
         yield
     finally:
         _listener.reset(token)
+        _max_wait.reset(wait_token)
 
 
 class Downloads:
@@ -144,10 +153,12 @@ class Downloads:
         """Block until the entry's download ends; report progress to the thread's listener."""
         job = self.start(entry)
         done = self._done[_key(entry)]
-        listener = _listener.get()
+        listener, max_wait, since = _listener.get(), _max_wait.get(), time.monotonic()
         while not done.wait(poll):
             if listener is not None:
                 listener(job)
+            if max_wait is not None and time.monotonic() - since > max_wait:
+                raise _still_downloading(job)
         if listener is not None:
             listener(job)
         if job.state == FAILED:
@@ -168,6 +179,16 @@ class Downloads:
             log.exception("download of %s failed", entry.source)
         finally:
             done.set()
+
+
+def _still_downloading(job: Progress) -> ModelLoadError:
+    v = job.values()
+    return ModelLoadError(
+        f"'{job.name}' is still downloading ({job.summary()}). It goes on in the background; "
+        "try again when the Models panel shows it is done.",
+        key="errors.still_downloading",
+        **v,
+    )
 
 
 DOWNLOADS = Downloads()  # the HF cache is per process, so are its downloads

@@ -130,6 +130,9 @@ class StopFlags:
 
 
 DOWNLOAD_TOAST_SECONDS = 10.0  # a model download's progress is shown this often
+# A handler waits this long for a model download, then frees its queue slot with a
+# "still downloading" message; the download goes on (Models panel shows it).
+DOWNLOAD_WAIT_SECONDS = 60.0
 
 
 def download_toasts(request: gr.Request | None):
@@ -173,7 +176,7 @@ def ui_errors(fn):
             try:
                 while True:
                     # Each step may run in a fresh context (Gradio), so listen per step.
-                    with listening(listener):
+                    with listening(listener, max_wait=DOWNLOAD_WAIT_SECONDS):
                         item = next(steps, _END)
                     if item is _END:
                         return
@@ -191,7 +194,8 @@ def ui_errors(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            with listening(download_toasts(_request_in(args, kwargs))):
+            toasts = download_toasts(_request_in(args, kwargs))
+            with listening(toasts, max_wait=DOWNLOAD_WAIT_SECONDS):
                 return fn(*args, **kwargs)
         except Exception as exc:
             converted = convert(exc, _request_in(args, kwargs))

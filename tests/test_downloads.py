@@ -105,3 +105,17 @@ def test_unreachable_hub_is_its_own_message(hub, monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{free_port()}")
     with pytest.raises(ModelLoadError, match=r"cannot be reached"):
         Downloads().wait(entry("test-org/tiny-chat"))
+
+
+def test_a_waiter_gives_up_after_max_wait_while_the_download_goes_on(hub):
+    downloads = Downloads()
+    hub.hold.set()
+    with (
+        listening(lambda p: None, max_wait=0.5),
+        pytest.raises(ModelLoadError, match=r"still downloading.*goes on in the background"),
+    ):
+        downloads.wait(entry("test-org/tiny-chat"), poll=0.05)
+    assert downloads.progress(entry("test-org/tiny-chat")).state == DOWNLOADING
+    hub.release()
+    path = downloads.wait(entry("test-org/tiny-chat"))  # joins the same download
+    assert (path / "config.json").exists() and set(hub.gets.values()) == {1}
