@@ -39,7 +39,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         help="address to listen on (0.0.0.0 for every interface)",
     )
-    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
+    p.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)),
+        help="port to listen on (default 7860, or $GRADIO_SERVER_PORT)",
+    )
     p.add_argument("--share", action="store_true", help="create a public gradio.live link")
     p.add_argument(
         "--auth",
@@ -54,7 +59,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--data-dir",
         default=os.environ.get("PLAYGROUND_DATA", str(ROOT / "data")),
-        help="where chats, documents, jobs, images and voices are kept",
+        help="where chats, documents, jobs, images and voices are kept "
+        "(default: data/ next to app.py, or $PLAYGROUND_DATA)",
     )
     p.add_argument(
         "--max-file-size",
@@ -120,6 +126,7 @@ def build_app(args: argparse.Namespace | None = None):
     data_dir.mkdir(parents=True, exist_ok=True)
     settings = launch_settings(args, zerogpu=zero)
     i18n = build_i18n()
+    tab_failures: dict[str, str] = {}
     with gr.Blocks(title="AIGC Playground") as demo:
         client_id = gr.BrowserState(
             None, storage_key="aigc-playground-client", secret=_browser_secret(data_dir)
@@ -136,7 +143,9 @@ def build_app(args: argparse.Namespace | None = None):
                     if tab_id == "finetune" and not zerogpu.training_allowed():
                         gr.Markdown(f"### {zerogpu.TRAINING_DISABLED}")
                         continue
-                    _build_tab(gr, ctx, module_name, needs)
+                    failure = _build_tab(gr, ctx, module_name, needs)
+                    if failure:
+                        tab_failures[tab_id] = failure
             with gr.Tab(i18n("tab.models"), id="models"):
                 models_tab.build(ctx)
         demo.load(_ensure_client_id, client_id, client_id, api_visibility="private", queue=False)
@@ -146,6 +155,9 @@ def build_app(args: argparse.Namespace | None = None):
     )
     demo.registry = registry
     demo.settings = settings
+    # Tabs that failed to build although their packages are installed: the user sees
+    # "unavailable", the tests see this (it must stay empty).
+    demo.tab_failures = tab_failures
     if zero:
         log.info("ZeroGPU: GPU-wrapped events %s", zerogpu.wrap_heavy_events(demo))
     demo.i18n_strings = i18n
@@ -200,8 +212,12 @@ def _check_mcp(args: argparse.Namespace) -> None:
         )
 
 
-def _build_tab(gr, ctx, module_name: str, needs: list[str]) -> None:
-    """Build one tab; if it cannot be built, show why in its place and carry on."""
+def _build_tab(gr, ctx, module_name: str, needs: list[str]) -> str | None:
+    """Build one tab; if it cannot be built, show why in its place and carry on.
+
+    Returns why the tab failed although its packages are installed (a bug, not a
+    missing extra), else None.
+    """
     missing = [m for m in needs if importlib.util.find_spec(m) is None]
     if missing:
         gr.Markdown(
@@ -209,12 +225,14 @@ def _build_tab(gr, ctx, module_name: str, needs: list[str]) -> None:
             f"`{', '.join(missing)}`. Install with `pip install {' '.join(missing)}` "
             "and restart the app. The other tabs work."
         )
-        return
+        return None
     try:
         importlib.import_module(module_name).build(ctx)
     except Exception as exc:  # one broken tab must not take the app down
         log.exception("tab %s failed to build", module_name)
         gr.Markdown(f"### {ctx.t('tab.unavailable')}\n`{type(exc).__name__}: {exc}`")
+        return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 def _ensure_client_id(current):

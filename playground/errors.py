@@ -9,7 +9,16 @@ from __future__ import annotations
 
 
 class PlaygroundError(Exception):
-    """Base class: the message is meant for the user, not a developer."""
+    """Base class: the message is meant for the user, not a developer.
+
+    ``key`` (with ``params``) names the message in the UI's string tables, so a
+    tab can show it in the user's language; the English text is the fallback.
+    """
+
+    def __init__(self, message: str = "", *, key: str | None = None, **params: object) -> None:
+        super().__init__(message)
+        self.key = key
+        self.params = params
 
 
 class ConfigError(PlaygroundError):

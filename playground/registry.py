@@ -33,6 +33,7 @@ from playground.errors import ModelLoadError, OutOfMemoryError, PlaygroundError,
 log = logging.getLogger(__name__)
 
 NOT_LOADED, LOADING, LOADED, FAILED = "not loaded", "loading", "loaded", "failed"
+DOWNLOADING = "downloading"  # loading, and its files are still coming from the Hub
 
 
 @dataclass
@@ -58,6 +59,7 @@ class ModelStatus:
     error: str | None = None
     in_use: int = 0
     load_seconds: float | None = None
+    download: Any = None  # playground.downloads.Progress of its latest download, if any
 
     @property
     def memory(self) -> str:
@@ -115,7 +117,10 @@ class Registry:
             where = f" in {self.config.path}" if self.config.path else ""
             raise UnknownModelError(
                 f"model '{name}' is not configured{where}. Configured models: {known}. "
-                "Add an entry to the models file or pick one of these."
+                "Add an entry to the models file or pick one of these.",
+                key="errors.unknown_model",
+                name=name,
+                known=known,
             ) from None
 
     def register(self, entry: ModelEntry, *, replace: bool = False) -> None:
@@ -312,7 +317,8 @@ class Registry:
     def state(self, name: str) -> str:
         with self._lock:
             if name in self._loading:
-                return LOADING
+                download = self._download(name)
+                return DOWNLOADING if download and download.state == DOWNLOADING else LOADING
             if name in self._loaded:
                 return LOADED
             if name in self._errors:
@@ -336,9 +342,16 @@ class Registry:
                         error=self._errors.get(name),
                         in_use=self._in_use[name],
                         load_seconds=self._load_seconds.get(name),
+                        download=self._download(name),
                     )
                 )
         return rows
+
+    def _download(self, name: str):
+        from playground.downloads import DOWNLOADS
+
+        entry = self._entries.get(name)
+        return DOWNLOADS.progress(entry) if entry is not None and entry.source else None
 
 
 def _default_loader(entry: ModelEntry, ctx: LoadContext) -> Any:

@@ -419,6 +419,7 @@ def _wire_roles(ctx: AppContext, c: dict, b: dict) -> None:
 
     @ui_errors
     def save(state, language="en", client_id=None, request: gr.Request = None):
+        """Save the role being edited as one of your roles; returns the updated role lists."""
         role = save_user_role(_roles_dir(ctx, request, client_id), Role.from_dict(state))
         gr.Info(f"Saved role '{role.name}'.")
         choices = _role_choices(ctx, _roles_dir(ctx, request, client_id), language)
@@ -434,6 +435,7 @@ def _wire_roles(ctx: AppContext, c: dict, b: dict) -> None:
 
     @ui_errors
     def export(state, client_id=None, request: gr.Request = None):
+        """Export the role being edited as a JSON role card (SillyTavern can read it too)."""
         role = Role.from_dict(state)
         folder = user_dir(ctx.data_dir, owner_of(request, client_id), "exports")
         path = folder / f"{role.id}.role.json"
@@ -675,6 +677,7 @@ def _wire_chat(ctx: AppContext, c: dict, g: dict, b: dict, prompt_a, prompt_b) -
     )
 
     def stop(request: gr.Request):
+        """Stop the reply being generated for this session; the partial reply is kept."""
         _STOPS.stop(session_key(request))
 
     # Setting the event ends generation within a token and keeps the partial reply;
@@ -716,6 +719,7 @@ def _wire_chat(ctx: AppContext, c: dict, g: dict, b: dict, prompt_a, prompt_b) -
         client_id=None,
         request: gr.Request = None,
     ):
+        """Start a new conversation: both chats go back to their roles' greetings."""
         role = Role.from_dict(role_state)
         role_b = _load_picked(ctx, role_b_id, language, _roles_dir(ctx, request, client_id))
         return greeting(role), greeting(role_b), "", "", ""

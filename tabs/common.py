@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -13,6 +15,7 @@ from typing import Any
 
 import gradio as gr
 
+from playground.downloads import DONE, DOWNLOADING, listening
 from playground.errors import InputError, PlaygroundError
 from playground.registry import Registry
 
@@ -69,6 +72,33 @@ def session_key(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or "local"
 
 
+_END = object()  # marks the end of a wrapped generator
+log = logging.getLogger("playground.ui")
+
+
+def user_error(exc: Exception, request: gr.Request | None = None, *, where: str = "") -> gr.Error:
+    """The ``gr.Error`` a user sees for ``exc``, in their language; logs it once.
+
+    Expected errors (``PlaygroundError``: a missing model, no consent...) log one
+    line without a traceback; anything else is a bug: its traceback goes to the
+    log and the user gets a message instead of a bare "Error".
+    """
+    from tabs.i18n import tr
+
+    if isinstance(exc, gr.Error):
+        return exc
+    if isinstance(exc, PlaygroundError):
+        log.info("%s in %s: %s", type(exc).__name__, where or "a handler", exc)
+        message = str(exc)
+        if exc.key and tr(exc.key, request) != exc.key:
+            message = tr(exc.key, request, **exc.params)
+        title = tr("errors.check_input", request) if isinstance(exc, InputError) else None
+        return gr.Error(message, title=title or "Error", print_exception=False)
+    log.error("unexpected error in %s", where or "a handler", exc_info=exc)
+    message = tr("errors.unexpected", request, kind=type(exc).__name__)
+    return gr.Error(message, print_exception=False)
+
+
 class StopFlags:
     """What a Stop button sets: one Event per running generation, keyed by session."""
 
@@ -99,40 +129,114 @@ class StopFlags:
         return True
 
 
-def ui_errors(fn):
-    """Turn engine errors into messages the user sees (``gr.Error``), keeping UI state."""
+DOWNLOAD_TOAST_SECONDS = 10.0  # a model download's progress is shown this often
+# A handler waits this long for a model download, then frees its queue slot with a
+# "still downloading" message; the download goes on (Models panel shows it).
+DOWNLOAD_WAIT_SECONDS = 60.0
 
-    def convert(exc: Exception) -> Exception:
-        if isinstance(exc, gr.Error):
-            return exc
-        if isinstance(exc, InputError):
-            return gr.Error(str(exc), title="Check your input")
-        if isinstance(exc, PlaygroundError):
-            return gr.Error(str(exc))
-        return exc
+
+def download_toasts(request: gr.Request | None):
+    """A download listener that shows progress as toasts in the browser's language."""
+    from tabs.i18n import tr
+
+    shown = {"at": 0.0}
+
+    def show(progress) -> None:
+        now = time.monotonic()
+        if progress.state == DOWNLOADING and now - shown["at"] >= DOWNLOAD_TOAST_SECONDS:
+            text = tr("models.downloading", request, **progress.values())
+            gr.Info(f"{progress.name}: {text}", duration=DOWNLOAD_TOAST_SECONDS)
+            shown["at"] = now
+        elif progress.state == DONE and shown["at"]:
+            gr.Info(tr("models.downloaded", request, **progress.values()), duration=5)
+            shown["at"] = 0.0
+
+    return show
+
+
+def _request_in(args, kwargs) -> gr.Request | None:
+    return next((a for a in (*args, *kwargs.values()) if isinstance(a, gr.Request)), None)
+
+
+def ui_errors(fn):
+    """Turn engine errors into messages the user sees (``gr.Error``), keeping UI state.
+
+    While the handler runs, a model download it waits for shows its progress as toasts.
+    """
+
+    def convert(exc: Exception, request) -> Exception:
+        return user_error(exc, request, where=fn.__name__)
 
     if inspect.isgeneratorfunction(fn):
 
         @functools.wraps(fn)
         def gen_wrapper(*args, **kwargs):
+            listener = download_toasts(_request_in(args, kwargs))
+            steps = fn(*args, **kwargs)
             try:
-                yield from fn(*args, **kwargs)
+                while True:
+                    # Each step may run in a fresh context (Gradio), so listen per step.
+                    with listening(listener, max_wait=DOWNLOAD_WAIT_SECONDS):
+                        item = next(steps, _END)
+                    if item is _END:
+                        return
+                    yield item
             except Exception as exc:
-                converted = convert(exc)
+                converted = convert(exc, _request_in(args, kwargs))
                 if converted is exc:
                     raise
                 raise converted from exc
+            finally:
+                steps.close()  # a cancelled event closes the handler at once (its finally runs)
 
         return gen_wrapper
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            toasts = download_toasts(_request_in(args, kwargs))
+            with listening(toasts, max_wait=DOWNLOAD_WAIT_SECONDS):
+                return fn(*args, **kwargs)
         except Exception as exc:
-            converted = convert(exc)
+            converted = convert(exc, _request_in(args, kwargs))
             if converted is exc:
                 raise
             raise converted from exc
 
     return wrapper
+
+
+def is_api_call(request: gr.Request | None) -> bool:
+    """True for ``gradio_client`` callers (they mark their requests), False for a browser."""
+    headers = getattr(request, "headers", None) or {}
+    return str(headers.get("x-gradio-user", "")).lower() == "api"
+
+
+def keep_inputs_on_failure(*, outputs: int, inputs: dict[str, int] | None = None):
+    """For a streaming handler whose last output is a status Markdown (wrap it around ``ui_errors``).
+
+    In the browser a failure leaves the other outputs as they were -- the typed
+    question, the answer, the sources -- puts the named inputs back into their
+    outputs (``{"history": 0}``: a half-streamed reply is taken back) and shows
+    the message in the status until the next action, instead of "Error" badges
+    and a toast that fades. API callers still get the error itself.
+    """
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            request = _request_in(args, kwargs)
+            try:
+                yield from fn(*args, **kwargs)
+            except gr.Error as exc:
+                if is_api_call(request):
+                    raise
+                kept: list[Any] = [gr.skip()] * outputs
+                given = inspect.signature(fn).bind_partial(*args, **kwargs).arguments
+                for name, index in (inputs or {}).items():
+                    kept[index] = given.get(name)
+                yield (*kept, f"⚠️ {exc.message}")
+
+        return wrapper
+
+    return wrap

@@ -65,7 +65,7 @@ def _overrides(
         for (name, kind, _), v in zip(ADVANCED, values, strict=True)
         if v is not None and v != ""
     }
-    if not split:
+    if split is not None and not split:  # None (left out through the API): the default split
         out["val_ratio"] = 0.0
     out["mix_general"] = float(mix or 0)
     out["precision"] = precision or "auto"
@@ -308,18 +308,46 @@ def _wire(ctx: AppContext, c: dict) -> None:
             ctx.registry,
             base,
             path,
-            format=fmt,
+            format=fmt or "auto",
             columns=_columns(fmt, ci, cin, co, cs),
             overrides=overrides,
         )
 
     @ui_errors
     def validate(
-        base, dataset, format, col_instruction, col_input, col_output, col_system,
-        val_split, mix_general, rank, alpha, dropout, learning_rate, epochs, max_steps,
-        batch_size, grad_accum, max_length, seed, precision, checkpointing, qlora,
+        base, dataset, format=None, col_instruction=None, col_input=None, col_output=None,
+        col_system=None, val_split=None, mix_general=None, rank=None, alpha=None, dropout=None,
+        learning_rate=None, epochs=None, max_steps=None, batch_size=None, grad_accum=None,
+        max_length=None, seed=None, precision=None, checkpointing=None, qlora=None,
     ):  # fmt: skip
-        """Check a dataset against a base model: problems, preview, token statistics, defaults and estimate."""
+        """Check a dataset against a base model: problems, preview, token statistics, defaults and estimate.
+
+        Only base and dataset are needed; leave the rest out for the one-click defaults.
+
+        Args:
+            base: the chat model to fine-tune (a name from the models file).
+            dataset: the dataset file: Alpaca / ShareGPT / messages JSON or JSONL, or CSV.
+            format: auto, alpaca, sharegpt, messages or csv (default auto: detected).
+            col_instruction: CSV column holding the instruction (CSV only; default: guessed).
+            col_input: CSV column holding the input (optional).
+            col_output: CSV column holding the reply to learn.
+            col_system: CSV column holding a system prompt (optional).
+            val_split: hold out a validation set (default true).
+            mix_general: share of bundled general instructions to mix in, 0-0.5 (default 0).
+            rank: LoRA rank; empty picks one from the dataset size.
+            alpha: LoRA alpha; empty means 2 x rank.
+            dropout: LoRA dropout; empty for the default.
+            learning_rate: empty for the default (2e-4).
+            epochs: empty picks 1-5 from the dataset size.
+            max_steps: stop after this many steps; empty for no limit.
+            batch_size: per-device batch size; empty picks one for the device.
+            grad_accum: gradient accumulation steps; empty picks one.
+            max_length: tokens per record; empty uses the 95th percentile of the records.
+            seed: random seed; empty for the default.
+            precision: auto, fp32, bf16 or fp16 (default auto).
+            checkpointing: gradient checkpointing, to save memory (default false).
+            qlora: 4-bit base model, needs a CUDA GPU and bitsandbytes (default false).
+        """
         result = make_plan(
             base, dataset, format, col_instruction, col_input, col_output, col_system,
             val_split, mix_general, rank, alpha, dropout, learning_rate, epochs, max_steps,
@@ -360,12 +388,42 @@ def _wire(ctx: AppContext, c: dict) -> None:
 
     @ui_errors
     def start(
-        base, dataset, format, col_instruction, col_input, col_output, col_system,
-        val_split, mix_general, rank, alpha, dropout, learning_rate, epochs, max_steps,
-        batch_size, grad_accum, max_length, seed, precision, checkpointing, qlora,
-        name, client_id, request: gr.Request = None,
+        base, dataset, format=None, col_instruction=None, col_input=None, col_output=None,
+        col_system=None, val_split=None, mix_general=None, rank=None, alpha=None, dropout=None,
+        learning_rate=None, epochs=None, max_steps=None, batch_size=None, grad_accum=None,
+        max_length=None, seed=None, precision=None, checkpointing=None, qlora=None,
+        name=None, client_id=None, request: gr.Request = None,
     ):  # fmt: skip
-        """Validate the dataset, check the run fits, and start a LoRA job; returns the job list and its status."""
+        """Validate the dataset, check the run fits, and start a LoRA job; returns the job list and its status.
+
+        Only base and dataset are needed; leave the rest out for the one-click defaults.
+
+        Args:
+            base: the chat model to fine-tune (a name from the models file).
+            dataset: the dataset file: Alpaca / ShareGPT / messages JSON or JSONL, or CSV.
+            format: auto, alpaca, sharegpt, messages or csv (default auto: detected).
+            col_instruction: CSV column holding the instruction (CSV only; default: guessed).
+            col_input: CSV column holding the input (optional).
+            col_output: CSV column holding the reply to learn.
+            col_system: CSV column holding a system prompt (optional).
+            val_split: hold out a validation set (default true).
+            mix_general: share of bundled general instructions to mix in, 0-0.5 (default 0).
+            rank: LoRA rank; empty picks one from the dataset size.
+            alpha: LoRA alpha; empty means 2 x rank.
+            dropout: LoRA dropout; empty for the default.
+            learning_rate: empty for the default (2e-4).
+            epochs: empty picks 1-5 from the dataset size.
+            max_steps: stop after this many steps; empty for no limit.
+            batch_size: per-device batch size; empty picks one for the device.
+            grad_accum: gradient accumulation steps; empty picks one.
+            max_length: tokens per record; empty uses the 95th percentile of the records.
+            seed: random seed; empty for the default.
+            precision: auto, fp32, bf16 or fp16 (default auto).
+            checkpointing: gradient checkpointing, to save memory (default false).
+            qlora: 4-bit base model, needs a CUDA GPU and bitsandbytes (default false).
+            name: a name for the job and its adapter (default: made up from the base and dataset).
+            client_id: the browser id that owns the job when there is no login.
+        """
         owner = _owner(request, client_id)
         result = make_plan(
             base, dataset, format, col_instruction, col_input, col_output, col_system,

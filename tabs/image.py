@@ -100,14 +100,14 @@ def _wire_generate(ctx: AppContext, text, fields, outputs, go, stop, prompt, his
     def generate(
         model_name: str,
         prompt_text: str,
-        negative_text: str,
-        width: float,
-        height: float,
-        steps: float,
-        guidance: float,
-        scheduler: str,
-        seed: float | None,
-        batch_count: float,
+        negative_text: str | None = None,  # None: left out through the API
+        width: float = None,  # the rest: the UI's values when left out through the API
+        height: float = None,
+        steps: float = None,
+        guidance: float = None,
+        scheduler: str = None,
+        seed: float | None = None,
+        batch_count: float = None,
         client_id: str | None = None,
         request: gr.Request = None,
         progress=gr.Progress(),  # noqa: B008 (gradio injects it)
@@ -413,6 +413,7 @@ def _wire_send_back(ctx: AppContext, text, panel, history, fields) -> None:
 
     @ui_errors
     def from_png(path: str | None, request: gr.Request = None):
+        """Read the generation parameters (prompt, seed, steps, ...) stored in a PNG."""
         from playground.image import read_parameters
 
         if not path:

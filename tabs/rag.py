@@ -26,7 +26,7 @@ from playground.rag import (
 from playground.rag.answer import message as fixed_message
 from playground.rag.embedder import embedding_names
 from playground.rag.text import keyword_tokens
-from tabs.common import AppContext, StopFlags, owner_of, ui_errors
+from tabs.common import AppContext, StopFlags, keep_inputs_on_failure, owner_of, ui_errors
 from tabs.i18n import tr
 
 DOC_HEADERS = ["document", "type", "pages", "chunks"]
@@ -230,6 +230,7 @@ def _answer_panel(ctx: AppContext, c: dict) -> None:
         c["search"] = gr.Button(ctx.t("rag.search"))
         c["stop"] = gr.Button(ctx.t("rag.stop"), variant="stop")
         c["clear"] = gr.Button(ctx.t("rag.clear"))
+    c["ask_status"] = gr.Markdown()  # why the last Ask failed, until the next one
     gr.Markdown(ctx.t("rag.sources_heading"))
     c["sources"] = gr.HTML(value="", label=ctx.t("rag.sources"))
     with gr.Accordion(ctx.t("rag.raw_hits"), open=False):
@@ -251,7 +252,7 @@ def _wire_collections(ctx: AppContext, c: dict) -> None:
         )
 
     @ui_errors
-    def rag_collections(name, client_id, request: gr.Request):
+    def rag_collections(name=None, client_id=None, request: gr.Request = None):
         """List your collections and the documents of the selected one."""
         store = store_for(ctx, request, client_id)
         if not name:  # a typed new name stays; nothing picked yet: the first one
@@ -414,9 +415,12 @@ def _display_name(path: str) -> str:
 def _wire_answers(ctx: AppContext, c: dict) -> None:
     def retrieve(collection, question, k, mode, reranker, client_id, request):
         if not collection:
-            raise InputError("pick a collection (or create one by adding files) first.")
+            raise InputError(
+                "pick a collection (or create one by adding files) first.",
+                key="errors.pick_collection",
+            )
         if not (question or "").strip():
-            raise InputError("type a question first.")
+            raise InputError("type a question first.", key="errors.type_question")
         target = store_for(ctx, request, client_id).open(collection)
         embedder = embedder_for(ctx.registry, recorded=target.embedding)
         settings = SearchSettings(k=int(k), mode=mode or "hybrid", reranker=reranker or None)
@@ -453,6 +457,7 @@ def _wire_answers(ctx: AppContext, c: dict) -> None:
         rag_search, search_inputs, [c["sources"], c["raw"]], api_name="rag_search", **ctx.heavy
     )
 
+    @keep_inputs_on_failure(outputs=4, inputs={"history": 0})
     @ui_errors
     def rag_ask(
         question: str,
@@ -469,7 +474,8 @@ def _wire_answers(ctx: AppContext, c: dict) -> None:
     ):
         """Answer a question from a collection with cited sources ([1], [2]...).
 
-        Streams the chat history, the Sources panel HTML and the hits as JSON.
+        Streams the chat history, the Sources panel HTML, the hits as JSON, the
+        question box (cleared when the answer is done) and a status message.
         With ``context_only`` the chat model is not called.
         """
         hits, embedder = retrieve(collection, question, k, mode, reranker, client_id, request)
@@ -480,13 +486,13 @@ def _wire_answers(ctx: AppContext, c: dict) -> None:
         if context_only or not hits:
             text = fixed_message("empty", question) if not hits else _context_text(hits)
             history.append({"role": "assistant", "content": text})
-            yield history, sources_html(question, hits), raw, ""
+            yield history, sources_html(question, hits), raw, "", ""
             return
         if not model:
             raise InputError("pick a chat model first.")
         with _STOPS.running(_owner_key(request, client_id)) as stop:
             history.append({"role": "assistant", "content": ""})
-            yield history, gr.skip(), raw, ""
+            yield history, gr.skip(), raw, gr.skip(), ""  # the question stays until it is answered
             sources: Any = gr.skip()
             for answer in answer_stream(
                 ctx.registry, model, question, hits, threshold=threshold, stop=stop
@@ -497,10 +503,10 @@ def _wire_answers(ctx: AppContext, c: dict) -> None:
                 )
                 if not isinstance(sources, str):  # the sources are known from the first update
                     sources = sources_html(question, used, [h for h in hits if h not in used])
-                    yield history, sources, raw, ""
+                    yield history, sources, raw, gr.skip(), ""
                 else:
-                    yield history, gr.skip(), gr.skip(), ""
-            yield history, sources, raw, ""  # the final state in full, for API callers
+                    yield history, gr.skip(), gr.skip(), gr.skip(), ""
+            yield history, sources, raw, "", ""  # the final state in full, for API callers
 
     ask_inputs = [
         c["question"],
@@ -514,7 +520,7 @@ def _wire_answers(ctx: AppContext, c: dict) -> None:
         c["context_only"],
         ctx.client_id,
     ]
-    ask_outputs = [c["chatbot"], c["sources"], c["raw"], c["question"]]
+    ask_outputs = [c["chatbot"], c["sources"], c["raw"], c["question"], c["ask_status"]]
     ask_event = c["ask"].click(rag_ask, ask_inputs, ask_outputs, api_name="rag_ask", **ctx.heavy)
     submit_event = c["question"].submit(
         rag_ask, ask_inputs, ask_outputs, api_visibility="private", **ctx.heavy

@@ -147,7 +147,9 @@ def _wire(ctx: AppContext, p: dict, r: dict, s: dict) -> None:
                       api_visibility="private", **ctx.light)  # fmt: skip
 
     @ui_errors
-    def check_clip(model, audio, transcript, asr, client_id, request: gr.Request):
+    def check_clip(
+        model, audio, transcript=None, asr=None, client_id=None, request: gr.Request = None
+    ):
         """Check a reference clip for a model: report, cleaned clip, transcript (auto-filled)."""
         from playground.voice import check_reference, pick_voice_model
         from playground.voice.asr import transcribe
@@ -186,7 +188,10 @@ def _wire(ctx: AppContext, p: dict, r: dict, s: dict) -> None:
         return gr.Dropdown(choices=[""] + _library(data_dir, owner_of(request, client_id)).names())
 
     @ui_errors
-    def save_voice(name, cleaned, transcript, consent, client_id, request: gr.Request):
+    def save_voice(
+        name, cleaned, transcript=None, consent=None, client_id=None, request: gr.Request = None
+    ):
+        """Save the checked clip (and its transcript) as one of your voices; needs consent."""
         from playground.voice import Reference, read_audio
 
         if not cleaned:
@@ -218,8 +223,9 @@ def _wire(ctx: AppContext, p: dict, r: dict, s: dict) -> None:
                       api_visibility="private", **ctx.light)  # fmt: skip
 
     @ui_errors
-    def clone_voice(model, saved, cleaned, upload, transcript, text, consent, seed,
-                    guidance, steps, temperature, crossfade, client_id, request: gr.Request):  # fmt: skip
+    def clone_voice(model, saved=None, cleaned=None, upload=None, transcript=None, text=None,
+                    consent=None, seed=None, guidance=None, steps=None, temperature=None,
+                    crossfade=None, client_id=None, request: gr.Request = None):  # fmt: skip
         """Say the text in the voice of the saved voice or the (checked) reference clip."""
         from playground.voice import VoiceSettings, clone_stream, pick_voice_model, require_consent
         from playground.voice.engine import SynthesisResult
@@ -261,6 +267,7 @@ def _wire(ctx: AppContext, p: dict, r: dict, s: dict) -> None:
     )  # fmt: skip
 
     def cancel(request: gr.Request):
+        """Cancel the voice being generated for this session, even mid-sentence."""
         _STOPS.stop(session_key(request))
         return "⏹"
 

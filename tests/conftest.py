@@ -58,6 +58,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def check_tabs_built(demo) -> None:
+    """Fail when a tab shows "unavailable" although its packages are installed."""
+    assert not demo.tab_failures, f"tabs failed to build: {demo.tab_failures}"
+
+
 def launch_app(models: Path, data_dir: Path, **launch_kwargs):
     """Build the whole app on ``models`` and launch it on a free local port.
 
@@ -67,6 +72,7 @@ def launch_app(models: Path, data_dir: Path, **launch_kwargs):
 
     args = app.parse_args(["--config", str(models), "--data-dir", str(data_dir)])
     demo = app.build_app(args)
+    check_tabs_built(demo)
     port = free_port()
     demo.launch(
         server_name="127.0.0.1",

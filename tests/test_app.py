@@ -77,3 +77,32 @@ def test_models_panel_shows_model_loading_through_client(launched_app):
     assert "loaded" in summary and "budget" in summary
     table, _, _ = client.predict("tiny-chat", api_name="/models_unload")
     assert {row[0]: row[2] for row in table["data"]}["tiny-chat"] == "not loaded"
+
+
+def test_every_tab_builds(tiny_models, tmp_path):
+    from conftest import check_tabs_built
+
+    demo = app.build_app(
+        app.parse_args(["--config", str(tiny_models), "--data-dir", str(tmp_path)])
+    )
+    assert demo.tab_failures == {}
+    check_tabs_built(demo)
+
+
+def test_a_tab_that_fails_to_build_turns_the_check_red(tiny_models, tmp_path, monkeypatch):
+    from conftest import check_tabs_built
+
+    import tabs.image
+
+    def broken(ctx):
+        raise RuntimeError("boom in the image tab")
+
+    monkeypatch.setattr(tabs.image, "build", broken)
+    demo = app.build_app(
+        app.parse_args(["--config", str(tiny_models), "--data-dir", str(tmp_path)])
+    )
+    # The user still gets the other tabs, and this tab says it is unavailable...
+    assert demo.tab_failures == {"image": "RuntimeError: boom in the image tab"}
+    # ...but a test that builds the app goes red.
+    with pytest.raises(AssertionError, match="boom in the image tab"):
+        check_tabs_built(demo)

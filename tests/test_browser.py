@@ -8,33 +8,31 @@ into the test's temporary folder.
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.system_packages import require
+
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
 TABS = ["Chat", "Documents", "Fine-tune", "Image", "Voice", "Models"]
 
 
 @pytest.fixture(scope="module")
 def browser():
-    if not (CHROMIUM and CHROMEDRIVER):
-        pytest.fail("the browser test needs Debian's chromium and chromium-driver (see .ci/run)")
+    programs = require("chromium", "chromium-driver")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
+    options.binary_location = programs["chromium"]
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--window-size=1366,1000", "--lang=en-US"):  # fmt: skip
         options.add_argument(arg)
     options.add_experimental_option("prefs", {"intl.accept_languages": "en-US,en"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver = webdriver.Chrome(service=Service(programs["chromium-driver"]), options=options)
     driver.set_page_load_timeout(60)
     yield driver
     driver.quit()
@@ -100,6 +98,7 @@ def test_switch_through_every_tab(browser, app_url, shots):
         assert browser.save_screenshot(str(path)) and path.stat().st_size > 5000
         assert panel.text.strip(), f"the {label} tab is empty"
         assert "Traceback" not in panel.text
+        assert "unavailable" not in panel.text.lower(), f"the {label} tab did not build"
         assert "translation_metadata" not in panel.text, f"untranslated string on {label}"
     models = open_tab(browser, "Models")
     assert "tiny-chat" in models.text
@@ -112,8 +111,9 @@ def test_one_chat_turn(browser, app_url, shots):
     browser.get(app_url)
     panel = open_tab(browser, "Chat")
     boxes = [t for t in panel.find_elements(By.TAG_NAME, "textarea") if t.is_displayed()]
-    if not panel.find_elements(By.CSS_SELECTOR, "[data-testid='bot'], .bubble-wrap, .chatbot"):
-        pytest.skip("the Chat tab is not built on this branch yet (runs once `chat` is merged)")
+    assert panel.find_elements(By.CSS_SELECTOR, "[data-testid='bot'], .bubble-wrap, .chatbot"), (
+        "the Chat tab shows no chat window"
+    )
     box = boxes[-1]
     bots_before = len(panel.find_elements(By.CSS_SELECTOR, "[data-testid='bot']"))  # greeting
     box.send_keys("Hello there")
@@ -145,8 +145,7 @@ def test_one_image(browser, app_url, shots):
     panel = open_tab(browser, "Image")
     buttons = [b for b in panel.find_elements(By.TAG_NAME, "button")
                if b.is_displayed() and "generate" in b.text.lower()]  # fmt: skip
-    if not buttons:
-        pytest.skip("the Image tab is not built on this branch yet (runs once `image` is merged)")
+    assert buttons, "the Image tab shows no Generate button"
     prompt = next(t for t in panel.find_elements(By.TAG_NAME, "textarea") if t.is_displayed())
     prompt.send_keys("a red apple on a table")
     before = len(panel.find_elements(By.CSS_SELECTOR, "img"))

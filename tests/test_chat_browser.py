@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
+
+from tests.system_packages import require
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def browser():
-    webdriver = pytest.importorskip("selenium.webdriver")
-    if not shutil.which("chromium") or not shutil.which("chromedriver"):
-        pytest.skip("needs Debian's chromium and chromium-driver")
+    programs = require("chromium", "chromium-driver")
+    from selenium import webdriver
+
     options = webdriver.ChromeOptions()
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,1600"):
         options.add_argument(flag)
-    options.binary_location = shutil.which("chromium")
-    service = webdriver.ChromeService(executable_path=shutil.which("chromedriver"))
+    options.binary_location = programs["chromium"]
+    service = webdriver.ChromeService(executable_path=programs["chromium-driver"])
     driver = webdriver.Chrome(options=options, service=service)
     yield driver
     driver.quit()

@@ -11,8 +11,6 @@ with a message naming it (they all run after the tab branches are merged).
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -102,7 +100,7 @@ def test_documents_index_and_ask(launched_app, api, tmp_path):
         api_name="/rag_index",
     )
     assert "handbook.md" in status or "1 file" in status
-    history, sources, raw, _ = client.predict(
+    history, sources, raw, _, _ = client.predict(
         question="How long can items be returned?",
         collection="Handbook",
         model="tiny-chat",
@@ -191,17 +189,11 @@ def test_image_generate(launched_app, api):
     assert gallery and Path(gallery[0]["image"]).stat().st_size > 0
 
 
-def _spoken_clip(folder: Path) -> Path:
-    espeak = shutil.which("espeak-ng")
-    if not espeak:
-        pytest.fail("the voice end-to-end test needs espeak-ng (see .ci/run)")
-    path = folder / "reference.wav"
-    text = (
-        "This is a clear reference recording for the voice cloning test. "
-        "It lasts for several seconds, with steady speech and no music in the background."
-    )
-    subprocess.run([espeak, "-s", "140", "-w", str(path), text], check=True)
-    return path, text
+def _spoken_clip(folder: Path) -> tuple[Path, str]:
+    """A clear reference recording: the repo's speech fixture (no speech synthesiser needed)."""
+    from tests.voice_clips import GOOD_TEXT, make_clips
+
+    return make_clips(folder)["good"], GOOD_TEXT
 
 
 def test_voice_check_and_clone(launched_app, api, tmp_path):

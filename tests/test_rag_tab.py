@@ -49,21 +49,21 @@ def test_index_search_ask_through_the_api(client, tmp_path):
     assert set(hits[0]) == {"text", "source", "page", "score"}
     assert 'id="rag-src-1"' in html and "<mark>" in html
 
-    history, sources, raw, question = client.predict(
+    history, sources, raw, question, _status = client.predict(
         "How do I reset?", [], "Manuals", "tiny-chat", 2, "hybrid", "", -1.0, True, "browser-one",
         api_name="/rag_ask",
     )  # fmt: skip
     assert history[-1]["role"] == "assistant" and "manual.pdf, page" in str(history[-1]["content"])
     assert len(raw) == 2 and question == ""
 
-    history, sources, raw, _ = client.predict(
+    history, sources, raw, _, _ = client.predict(
         "How do I reset?", [], "Manuals", "tiny-chat", 2, "hybrid", "", -1.0, False, "browser-one",
         api_name="/rag_ask",
     )  # fmt: skip
     assert history[-1]["role"] == "assistant" and history[-1]["content"]
     assert 'id="rag-src-1"' in sources  # sources given to the model are numbered
 
-    history, _, _, _ = client.predict(
+    history, _, _, _, _ = client.predict(
         "How do I reset?", [], "Manuals", "tiny-chat", 2, "hybrid", "", 2.0, False, "browser-one",
         api_name="/rag_ask",
     )  # fmt: skip

@@ -1,4 +1,4 @@
-"""Reference-clip checks on real speech (espeak-ng, sox), trimming, and sentence splitting."""
+"""Reference-clip checks on real speech (WAV fixtures), trimming, and sentence splitting."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from playground.errors import InputError
 from playground.voice.audio import crossfade_join, read_audio, resample
 from playground.voice.checks import ClipLimits, prepare_reference
 from playground.voice.text import split_sentences
-from tests.voice_clips import GOOD_TEXT, make_clips, make_long_clip, soxi_seconds
+from tests.voice_clips import GOOD_TEXT, clip_seconds, make_clips, make_long_clip
 
 RATE = 24000
 
@@ -25,8 +25,8 @@ def test_good_clip_passes_and_is_cleaned(clips):
     assert report.issues == []
     assert report.audio.sample_rate == RATE
     assert report.audio.samples.dtype == np.float32 and report.audio.samples.ndim == 1
-    # leading/trailing silence trimmed: shorter than the file as sox measures it
-    assert 4.0 < report.seconds < soxi_seconds(clips["good"])
+    # leading/trailing silence trimmed: shorter than the file as stored
+    assert 4.0 < report.seconds < clip_seconds(clips["good"])
     # loudness normalised to about -20 dBFS RMS, peaks kept under full scale
     rms_db = 20 * np.log10(np.sqrt(np.mean(report.audio.samples**2)))
     assert -23 < rms_db < -17 or np.max(np.abs(report.audio.samples)) >= 0.94
@@ -35,7 +35,7 @@ def test_good_clip_passes_and_is_cleaned(clips):
 
 
 def test_one_second_clip_is_too_short(clips):
-    assert soxi_seconds(clips["short"]) == pytest.approx(1.0, abs=0.01)
+    assert clip_seconds(clips["short"]) == pytest.approx(1.0, abs=0.01)
     report = prepare_reference(clips["short"], sample_rate=RATE)
     assert not report.usable
     assert report.codes() == ["too_short"]
@@ -77,7 +77,7 @@ def test_non_audio_file_says_so(clips):
 
 def test_sixty_second_clip_is_cut_at_a_sentence_with_its_transcript(tmp_path):
     path, sentences, ends = make_long_clip(tmp_path)
-    assert soxi_seconds(path) >= 60.0
+    assert clip_seconds(path) >= 60.0
     limits = ClipLimits(best_seconds=10.0, max_seconds=20.0)
     report = prepare_reference(
         path, sample_rate=RATE, transcript=" ".join(sentences), limits=limits
@@ -88,7 +88,7 @@ def test_sixty_second_clip_is_cut_at_a_sentence_with_its_transcript(tmp_path):
     assert 6.0 < report.seconds <= 12.5
     kept = sentences[: report.transcript.count(".")]
     assert report.transcript == " ".join(kept)
-    # the cut sits in the pause right after the last kept sentence (measured with soxi)
+    # the cut sits in the pause right after the last kept sentence (known exactly)
     boundary = ends[len(kept) - 1]
     assert abs(report.seconds - boundary) < 0.5, (report.seconds, ends[: len(kept) + 1])
     assert all(
@@ -135,7 +135,7 @@ def test_crossfade_join_length_and_no_click():
 
 def test_read_audio_gives_mono_float(clips):
     audio = read_audio(clips["good"])
-    assert audio.sample_rate == 22050 and audio.samples.ndim == 1
+    assert audio.sample_rate == 16000 and audio.samples.ndim == 1  # as stored in the fixture
 
 
 # ---------------------------------------------------------------- sentences

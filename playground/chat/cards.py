@@ -210,6 +210,10 @@ def _parse(source: str | bytes, name: str) -> Any:
             f"{name}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}). "
             "Export the card again, or check it in a JSON validator."
         ) from None
+    except RecursionError:  # e.g. [[[[...]]]] 100,000 deep: no real card looks like that
+        raise InputError(
+            f"{name}: the JSON is nested too deeply to be a role card. Export the card again."
+        ) from None
 
 
 def _png_card_text(data: bytes, name: str) -> str:

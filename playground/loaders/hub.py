@@ -2,12 +2,12 @@
 
 Every loader goes through ``local_source`` so that an offline machine gets one
 clear message (how to fetch the weights, or point ``source:`` at a folder)
-instead of a long network traceback.
+instead of a long network traceback. Downloads run in ``playground.downloads``
+(progress, one download per repo, a message for each kind of failure).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from playground.config import ModelEntry
@@ -67,51 +67,16 @@ def cached_snapshot(entry: ModelEntry) -> Path | None:
         return None
 
 
-def _ignore(entry: ModelEntry) -> list[str]:
+def ignore_patterns(entry: ModelEntry) -> list[str]:
+    """File patterns never downloaded for this entry (formats the app does not load)."""
     return list(entry.options.get("ignore_patterns", IGNORE_PATTERNS))
 
 
-def _download(entry: ModelEntry) -> Path:
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import (
-        GatedRepoError,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
+_ignore = ignore_patterns
 
-    repo = entry.source
-    rev = f" --revision {entry.revision}" if entry.revision else ""
-    fetch = f"hf download {repo}{rev}"
-    try:
-        return Path(
-            snapshot_download(
-                repo,
-                revision=entry.revision,
-                allow_patterns=entry.options.get("allow_patterns"),
-                ignore_patterns=_ignore(entry),
-            )
-        )
-    except GatedRepoError:
-        raise ModelLoadError(
-            f"'{entry.name}': {repo} is gated. Accept its licence on huggingface.co, then log in "
-            "with `hf auth login` (or set HF_TOKEN) and try again."
-        ) from None
-    except RepositoryNotFoundError:
-        raise ModelLoadError(
-            f"'{entry.name}': the Hub has no repo '{repo}' (or it is private). Check the spelling "
-            "of source: in the models file, or log in with `hf auth login`."
-        ) from None
-    except RevisionNotFoundError:
-        raise ModelLoadError(
-            f"'{entry.name}': {repo} has no revision '{entry.revision}'. Fix revision: in the "
-            "models file."
-        ) from None
-    except Exception as exc:  # offline: LocalEntryNotFoundError, httpx errors, OSError...
-        offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0", "false")
-        reason = "HF_HUB_OFFLINE is set" if offline else "the Hugging Face Hub cannot be reached"
-        raise ModelLoadError(
-            f"'{entry.name}': {repo} is not in the local Hugging Face cache and {reason} "
-            f"({type(exc).__name__}). On a machine with internet run `{fetch}` to fetch it "
-            "into the cache, or download it anywhere and set source: to that local folder "
-            "in the models file."
-        ) from None
+
+def _download(entry: ModelEntry) -> Path:
+    """Download (or join the download of) the entry's files; progress in ``playground.downloads``."""
+    from playground.downloads import DOWNLOADS
+
+    return DOWNLOADS.wait(entry)

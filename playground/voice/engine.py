@@ -111,7 +111,8 @@ def require_consent(consent: bool) -> None:
     if not consent:
         raise InputError(
             "Consent is required: tick the box confirming you have the speaker's permission "
-            f'("{CONSENT_STATEMENT}") before generating. (CLI: add --consent.)'
+            f'("{CONSENT_STATEMENT}") before generating. (CLI: add --consent.)',
+            key="errors.consent",
         )
 
 

@@ -1,0 +1,98 @@
+"""Downloads seen from the app: the Models panel streams progress, tabs get toasts, in en and zh."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from tests.fake_hub import FakeHub
+from tests.test_downloads import wait_until
+
+
+@pytest.fixture
+def hub_app(tiny_models, tmp_path, monkeypatch):
+    """The app on the tiny models plus ``hub-chat``, served by a fake Hub into an empty cache."""
+    from conftest import launch_app
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    monkeypatch.setattr(constants, "HF_HUB_DOWNLOAD_TIMEOUT", 60)
+    config = yaml.safe_load(tiny_models.read_text())
+    config["models"].append({"name": "hub-chat", "task": "chat", "source": "test-org/hub-chat"})
+    models = tmp_path / "models.yaml"
+    models.write_text(yaml.safe_dump(config))
+    with FakeHub() as hub:
+        hub.add_folder("test-org/hub-chat", tiny_models.parent / "tiny-chat")
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        demo, url = launch_app(models, tmp_path / "data")
+        try:
+            yield hub, demo, url
+        finally:
+            hub.release()
+            demo.close()
+
+
+def _state(client, name: str) -> str:
+    table, _, _ = client.predict(api_name="/models_status")
+    return {row[0]: row[2] for row in table["data"]}[name]
+
+
+def test_models_panel_download_shows_progress_while_others_keep_working(hub_app):
+    from gradio_client import Client
+
+    hub, demo, url = hub_app
+    client = Client(url, verbose=False)
+    hub.hold.set()  # the weights file waits until released
+    job = client.submit("hub-chat", api_name="/models_download")
+    wait_until(lambda: _state(client, "hub-chat").startswith("downloading "), "the panel state")
+    state = _state(client, "hub-chat")
+    assert "%" in state and " of " in state and "/s" in state and "left" in state
+    # Model work is not stuck behind the download: a chat model loads meanwhile.
+    table, _, _ = client.predict("tiny-chat", api_name="/models_load")
+    assert {row[0]: row[2] for row in table["data"]}["tiny-chat"] == "loaded"
+    hub.release()
+    job.result(timeout=120)
+    notes = [out[3] for out in job.outputs()]
+    assert any("downloading" in n and " of " in n for n in notes), notes
+    assert "hub-chat is downloaded" in notes[-1]
+    assert _state(client, "hub-chat") == "not loaded"  # downloaded, loads on first use
+    assert set(hub.gets.values()) == {1}
+    demo.registry.unload_all()
+
+
+def test_models_panel_speaks_chinese(hub_app):
+    from gradio_client import Client
+
+    _, _, url = hub_app
+    client = Client(url, verbose=False, headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    table, summary, _ = client.predict(api_name="/models_status")
+    assert table["headers"][:3] == ["名称", "任务", "状态"]
+    assert {row[0]: row[2] for row in table["data"]}["hub-chat"] == "未加载"
+    assert "已加载" in summary and "预算" in summary
+
+
+def test_a_tab_waiting_for_a_download_shows_its_progress(hub_app, monkeypatch):
+    """What every tab handler gets through ``ui_errors``: toasts while a model downloads."""
+    import threading
+
+    import tabs.common as common
+
+    hub, demo, _ = hub_app
+    toasts: list[str] = []
+    monkeypatch.setattr(common.gr, "Info", lambda message, **kw: toasts.append(message))
+
+    @common.ui_errors
+    def handler(name):
+        return demo.registry.get(name)
+
+    hub.hold.set()
+    worker = threading.Thread(target=handler, args=("hub-chat",))
+    worker.start()
+    wait_until(lambda: toasts, "a progress toast")
+    assert demo.registry.state("hub-chat") == "downloading"
+    hub.release()
+    worker.join(120)
+    assert toasts[0].startswith("hub-chat: downloading") and " of " in toasts[0]
+    assert "is downloaded" in toasts[-1]
+    assert demo.registry.state("hub-chat") == "loaded"

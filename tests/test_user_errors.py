@@ -1,0 +1,61 @@
+"""Errors a user sees: in their language, one log line for expected ones, never a bare "Error"."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import gradio as gr
+import pytest
+
+from playground.chat.cards import import_card
+from playground.errors import InputError, ModelLoadError
+from tabs.common import ui_errors, user_error
+
+ZH = gr.Request(headers={"accept-language": "zh-CN,zh;q=0.9"}, session_hash="zh")
+EN = gr.Request(headers={"accept-language": "en-US"}, session_hash="en")
+
+
+def test_engine_error_with_a_key_speaks_the_users_language():
+    exc = ModelLoadError("english text", key="errors.gated", name="m", repo="org/m")
+    assert "需要授权" in user_error(exc, ZH).message and "org/m" in user_error(exc, ZH).message
+    assert user_error(exc, EN).message.startswith("org/m is gated")
+
+
+def test_unknown_model_in_chinese(registry):
+    with pytest.raises(Exception) as caught:
+        registry.get("no-such-model")
+    assert "未配置模型 'no-such-model'" in user_error(caught.value, ZH).message
+
+
+def test_expected_error_logs_one_line_without_traceback(caplog):
+    @ui_errors
+    def handler(request: gr.Request = None):
+        raise InputError("type a question first.", key="errors.type_question")
+
+    with (
+        caplog.at_level(logging.INFO, logger="playground.ui"),
+        pytest.raises(gr.Error, match="请先输入问题"),
+    ):
+        handler(request=ZH)
+    records = [r for r in caplog.records if r.name == "playground.ui"]
+    assert len(records) == 1 and records[0].exc_info is None
+
+
+def test_unexpected_error_keeps_its_traceback_and_is_never_a_bare_error(caplog):
+    @ui_errors
+    def handler(history, request: gr.Request = None):
+        return history[0]["content"]  # a malformed history: a KeyError in our code
+
+    with caplog.at_level(logging.INFO, logger="playground.ui"), pytest.raises(gr.Error) as caught:
+        handler([{"role": "user"}], request=EN)
+    assert caught.value.message and "KeyError" in caught.value.message
+    assert any(r.exc_info for r in caplog.records if r.name == "playground.ui")
+
+
+def test_role_card_nested_100000_deep_is_an_input_error():
+    deep = "[" * 100_000 + "]" * 100_000
+    with pytest.raises(InputError, match="nested too deeply"):
+        import_card(deep, name="deep.json")
+    with pytest.raises(InputError, match="a JSON object"):
+        import_card(json.dumps([1]), name="list.json")
