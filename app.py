@@ -163,6 +163,8 @@ def build_app(args: argparse.Namespace | None = None):
                     _build_tab(gr, ctx, module_name, needs)
             with gr.Tab(i18n("tab.models"), id="models"):
                 models_tab.build(ctx)
+        # Scripts without a login: a fresh signed id to send as X-Playground-Identity.
+        gr.api(identity.new_token, api_name="identity_new")
         demo.load(
             identity.ensure_token, client_id, client_id, api_visibility="private", queue=False
         )

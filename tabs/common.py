@@ -45,6 +45,12 @@ class AppContext:
         """A translated UI string (resolved in the browser's language)."""
         return self.i18n(key)
 
+    def check_quota(self, owner: str, adding: int = 0) -> None:
+        """Refuse new data once ``owner``'s folder holds --user-quota (QuotaError)."""
+        from playground.quota import check_quota
+
+        check_quota(self.data_dir, owner, self.settings.user_quota_bytes, adding)
+
     @property
     def heavy(self) -> dict[str, Any]:
         """Event options for model-bound work: serialised per device."""

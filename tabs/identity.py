@@ -5,6 +5,8 @@
   (``playground.users.AnonymousIds``) in localStorage and sends it with every
   event; it is verified each time. A missing, forged or malformed token gets a
   fresh throw-away identity, so a client can only ever reach its own data.
+- A script without a login may ask ``/identity_new`` for a token and send it
+  back in the ``X-Playground-Identity`` header to keep one anonymous identity.
 - The token component is hidden from the API and MCP (``skip_api``): no tool
   or endpoint has an identity parameter to fill in.
 """
@@ -20,6 +22,7 @@ import gradio as gr
 
 from playground.users import LOCAL, AnonymousIds, User, fresh_anonymous
 
+TOKEN_HEADER = "x-playground-identity"
 _RESOLVED = "_playground_user"  # cache on the gr.Request: one identity per event
 
 
@@ -66,6 +69,8 @@ class Identity:
         username = getattr(request, "username", None)
         if username:
             return User(id=username, name=username, is_admin=username in self.admins)
+        if not token:  # scripts: a token from /identity_new, sent as a header
+            token = (getattr(request, "headers", None) or {}).get(TOKEN_HEADER)
         anon_id = self.ids.verify(token)
         if anon_id is None:
             # No genuine token (an API client, or a forged one): a fresh id that
@@ -76,6 +81,10 @@ class Identity:
         if self.local_admin:
             user = User(user.id, user.name, is_admin=True, anonymous=user.anonymous)
         return user
+
+    def new_token(self) -> str:
+        """A fresh anonymous identity token; send it back as the X-Playground-Identity header."""
+        return self.ids.issue()
 
     def ensure_token(self, token: Any) -> str:
         """The page-load handler: keep a genuine token, replace anything else."""
