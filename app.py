@@ -133,7 +133,7 @@ def build_app(args: argparse.Namespace | None = None):
     from tabs import models as models_tab
     from tabs.common import AppContext
     from tabs.i18n import build_i18n
-    from tabs.identity import Identity, IdentityToken
+    from tabs.identity import Identity
 
     args = args or parse_args([])
     zero = zerogpu.setup()  # before anything touches torch/CUDA
@@ -146,8 +146,9 @@ def build_app(args: argparse.Namespace | None = None):
     start_cleanup(data_dir, args.anonymous_ttl)
     i18n = build_i18n()
     with gr.Blocks(title="AIGC Playground") as demo:
-        # The browser keeps its server-signed anonymous id; hidden from API and MCP.
-        client_id = IdentityToken(None, storage_key="aigc-playground-identity")
+        # Not identity (that is the login or the signed cookie, see tabs.identity): a
+        # per-page marker set on load, whose change tells tabs to fill their lists.
+        client_id = gr.State(None)
         ctx = AppContext(
             registry=registry, data_dir=data_dir, i18n=i18n, settings=settings, client_id=client_id
         )
@@ -165,9 +166,7 @@ def build_app(args: argparse.Namespace | None = None):
                 models_tab.build(ctx)
         # Scripts without a login: a fresh signed id to send as X-Playground-Identity.
         gr.api(identity.new_token, api_name="identity_new")
-        demo.load(
-            identity.ensure_token, client_id, client_id, api_visibility="private", queue=False
-        )
+        demo.load(_page_marker, None, client_id, api_visibility="private", queue=False)
     demo.queue(
         default_concurrency_limit=settings.light_concurrency,
         max_size=WORKSHOP_QUEUE_SIZE if args.workshop else None,
@@ -247,6 +246,12 @@ def _build_tab(gr, ctx, module_name: str, needs: list[str]) -> None:
         gr.Markdown(f"### {ctx.t('tab.unavailable')}\n`{type(exc).__name__}: {exc}`")
 
 
+def _page_marker() -> str:
+    import secrets
+
+    return secrets.token_hex(4)
+
+
 def _is_local_admin(args: argparse.Namespace) -> bool:
     """A run only this machine can reach, without logins or named admins: its user is admin."""
     if args.admin or args.share or os.environ.get("SPACE_ID"):
@@ -280,12 +285,13 @@ def start_cleanup(data_dir: Path, ttl_days: float) -> None:
 
 
 def security_launch_kwargs(demo) -> dict:
-    """What ``launch`` needs so MCP sits behind the same login as the UI."""
+    """What ``launch`` needs: signed anonymous cookies, and MCP behind the UI's login."""
     from starlette.middleware import Middleware
 
+    from tabs.identity import IdentityCookie
     from tabs.mcp_gate import McpLoginGate
 
-    return {"app_kwargs": {"middleware": [Middleware(McpLoginGate)]}}
+    return {"app_kwargs": {"middleware": [Middleware(IdentityCookie), Middleware(McpLoginGate)]}}
 
 
 def main(argv: list[str] | None = None) -> int:

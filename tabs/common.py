@@ -37,7 +37,7 @@ class AppContext:
     data_dir: Path
     i18n: gr.I18n
     settings: Settings = field(default_factory=Settings)
-    client_id: Any = None  # tabs.identity.IdentityToken: the browser's signed anonymous id
+    client_id: Any = None  # a gr.State page marker (set on load); NOT identity, see tabs.identity
     tabs: Any = None  # the gr.Tabs, so a tab can switch to another
     shared: dict[str, Any] = field(default_factory=dict)  # components other tabs may wire to
 
@@ -64,8 +64,8 @@ class AppContext:
 def owner_of(request: gr.Request | None, client_id: str | None = None) -> str:
     """The storage key of whoever sent ``request`` (see ``tabs.identity.current_user``).
 
-    ``client_id`` is the browser's signed identity token, verified there; an
-    unsigned or forged value never picks an owner.
+    ``client_id`` is ignored: identity comes from the login or the signed
+    cookie/header the request carries, never from an event's inputs.
     """
     from tabs.identity import current_user
 

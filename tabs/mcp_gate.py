@@ -7,6 +7,11 @@ neither the UI's login cookie nor valid ``Authorization: Basic`` credentials.
 A Basic login is turned into a login cookie on the request, because Gradio
 forwards the MCP request's headers to the tool's endpoint, which checks the
 login again and uses it as the identity (``request.username``).
+
+Gradio runs queued tools through one internal ``gradio_client`` that cannot
+open an app with logins (it has none); it is given a login of its own
+(``BRIDGE_USER``, owning nothing), and each call still carries the caller's
+cookie, which takes precedence over the bridge's.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import secrets
 from http.cookies import SimpleCookie
 
 MCP_PATH = "/gradio_api/mcp"
+BRIDGE_USER = "mcp-bridge (internal)"  # has no folder, is no admin; ":" can't occur in logins
 
 
 class McpLoginGate:
@@ -32,6 +38,7 @@ class McpLoginGate:
         gradio_app = scope.get("app")
         if getattr(gradio_app, "auth", None) is None:
             return await self.app(scope, receive, send)  # no logins: MCP is as open as the UI
+        _let_bridge_log_in(gradio_app)
         headers = dict(scope.get("headers") or [])
         if self._cookie_user(gradio_app, headers):
             return await self.app(scope, receive, send)
@@ -76,6 +83,37 @@ class McpLoginGate:
             gradio_app.tokens[token] = user
             self._tokens[user] = token
         return token
+
+
+def _let_bridge_log_in(gradio_app) -> None:
+    """Give Gradio's MCP loop-back client a login (it is built lazily, once)."""
+    server = getattr(gradio_app.get_blocks(), "mcp_server_obj", None)
+    if server is None or getattr(server, "_playground_bridge", False):
+        return
+    original = server._get_or_create_client
+
+    def create_client():
+        if server._client_instance is not None or not server.local_url:
+            return original()
+        from gradio_client import Client
+
+        token = secrets.token_urlsafe(16)
+        gradio_app.tokens[token] = BRIDGE_USER
+        cookies = {f"access-token-{gradio_app.cookie_id}": token}
+        server._client_instance = Client(
+            server.local_url,
+            download_files=False,
+            verbose=False,
+            analytics_enabled=False,
+            ssl_verify=False,
+            _skip_components=False,
+            headers={"x-gradio-user": "mcp"},
+            httpx_kwargs={"cookies": cookies},
+        )
+        return server._client_instance
+
+    server._get_or_create_client = create_client
+    server._playground_bridge = True
 
 
 async def _refuse(send) -> None:
