@@ -55,7 +55,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--admin",
         metavar="USER",
         action="append",
-        default=[],
+        # A Space has no command line: PLAYGROUND_ADMINS="alice,bob" (a secret or variable)
+        default=[
+            a.strip() for a in os.environ.get("PLAYGROUND_ADMINS", "").split(",") if a.strip()
+        ],
         help="this login may unload and preload models for everyone (repeatable); "
         "a local run without logins is its own admin unless admins are named",
     )
