@@ -12,6 +12,7 @@ import shutil
 import time
 from pathlib import Path
 
+from playground.device import format_bytes
 from playground.errors import InputError
 from playground.storage import safe_name
 
@@ -46,9 +47,9 @@ def check_quota(data_dir: str | Path, owner: str, limit_bytes: int, adding: int 
     if used + adding <= limit_bytes:
         return
     raise QuotaError(
-        f"Your storage on this server is full: {used / 1e6:.0f} MB used"
-        + (f" + {adding / 1e6:.0f} MB new" if adding else "")
-        + f" of {limit_bytes / 1e6:.0f} MB allowed (--user-quota). Free space by deleting "
+        f"Your storage on this server is full: {format_bytes(used)} used"
+        + (f" + {format_bytes(adding)} new" if adding else "")
+        + f" of {format_bytes(limit_bytes)} allowed (--user-quota). Free space by deleting "
         "collections (Documents), fine-tune jobs (Fine-tune), saved voices (Voice) or "
         "images you no longer need, then try again."
     )

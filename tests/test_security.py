@@ -400,3 +400,21 @@ def test_without_logins_the_file_route_and_adapter_are_closed(open_app):
     assert real.replace("alice-lora", "N") == fake.replace("nope-lora", "N")
     text = _error_text(lambda: stranger.predict("tiny-chat", api_name="/models_unload"))
     assert "administrator" in text
+
+
+def test_a_full_folder_refuses_new_data_naming_the_limit(open_app, tmp_path):
+    from gradio_client import handle_file
+
+    settings = open_app.demo.settings  # the tabs read the same Settings object
+    saved, settings.user_quota_bytes = settings.user_quota_bytes, 1
+    try:
+        doc = tmp_path / "more.txt"
+        doc.write_text("one more document\n", encoding="utf-8")
+        text = _error_text(
+            lambda: open_app.victim.predict(
+                files=[handle_file(str(doc))], collection="more", api_name="/rag_index"
+            )
+        )
+    finally:
+        settings.user_quota_bytes = saved
+    assert "(--user-quota)" in text and "deleting" in text
