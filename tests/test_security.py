@@ -211,6 +211,26 @@ def test_using_alices_adapter_fails_like_a_name_that_does_not_exist(bob):
         assert "alice-lora" not in fake
 
 
+def test_the_model_rule_itself_answers_alike_for_hers_and_for_nothing(logins_app):
+    """Over the API, Gradio's own dropdown check answers first (above); this is the rule
+    behind it, which every handler calls whatever the dropdown allowed in that session."""
+    from playground.errors import UnknownModelError
+    from playground.users import User, visible_entry
+
+    registry = logins_app.demo.registry
+    bob, alice = User(id="bob", name="bob"), User(id="alice", name="alice")
+    messages = []
+    for name in ("alice-lora", "no-such-lora"):
+        with pytest.raises(UnknownModelError) as info:
+            visible_entry(registry, bob, name)
+        messages.append(str(info.value).replace(name, "NAME"))
+    assert messages[0] == messages[1] and "alice-lora" not in messages[1]
+    assert visible_entry(registry, alice, "alice-lora").name == "alice-lora"
+    with pytest.raises(UnknownModelError) as info:  # the registry's own message, too
+        registry.entry("no-such-lora")
+    assert "alice-lora" not in str(info.value)
+
+
 def test_rag_ask_with_alices_adapter_refused_even_with_her_collection_name(logins_app, bob):
     text = _error_text(
         lambda: bob.predict(
