@@ -1,7 +1,7 @@
 """AIGC Playground: chat, documents, fine-tune, image and voice in one Gradio app.
 
     python app.py [--config models.yaml] [--host H] [--port P] [--share]
-                  [--auth USER:PASS] [--auth-file FILE] [--data-dir DIR]
+                  [--auth USER:PASS] [--auth-file FILE] [--admin USER] [--data-dir DIR]
 
 ``import app`` is cheap: the UI is built only by ``main()`` or on first access
 to ``app.demo`` (which Hugging Face Spaces and ``gradio app.py`` look for).
@@ -55,6 +55,31 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--auth-file", metavar="FILE", help="file of USER:PASS lines, one login per line"
+    )
+    p.add_argument(
+        "--admin",
+        metavar="USER",
+        action="append",
+        # A Space has no command line: PLAYGROUND_ADMINS="alice,bob" (a secret or variable)
+        default=[
+            a.strip() for a in os.environ.get("PLAYGROUND_ADMINS", "").split(",") if a.strip()
+        ],
+        help="this login may unload and preload models for everyone (repeatable); "
+        "a local run without logins is its own admin unless admins are named",
+    )
+    p.add_argument(
+        "--user-quota",
+        type=float,
+        default=float(os.environ.get("PLAYGROUND_USER_QUOTA_GB", 2)),
+        metavar="GB",
+        help="disk each user may fill with uploads, collections, jobs and outputs (default 2)",
+    )
+    p.add_argument(
+        "--anonymous-ttl",
+        type=float,
+        default=float(os.environ.get("PLAYGROUND_ANONYMOUS_TTL_DAYS", 7)),
+        metavar="DAYS",
+        help="remove anonymous visitors' data untouched this long (default 7; 0 keeps it)",
     )
     p.add_argument(
         "--data-dir",
@@ -117,6 +142,7 @@ def build_app(args: argparse.Namespace | None = None):
     from tabs import models as models_tab
     from tabs.common import AppContext
     from tabs.i18n import build_i18n
+    from tabs.identity import Identity
 
     args = args or parse_args([])
     zero = zerogpu.setup()  # before anything touches torch/CUDA
@@ -125,12 +151,14 @@ def build_app(args: argparse.Namespace | None = None):
     data_dir = Path(args.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     settings = launch_settings(args, zerogpu=zero)
+    identity = Identity.create(data_dir, args.admin, local_admin=_is_local_admin(args))
+    start_cleanup(data_dir, args.anonymous_ttl)
     i18n = build_i18n()
     tab_failures: dict[str, str] = {}
     with gr.Blocks(title="AIGC Playground") as demo:
-        client_id = gr.BrowserState(
-            None, storage_key="aigc-playground-client", secret=_browser_secret(data_dir)
-        )
+        # Not identity (that is the login or the signed cookie, see tabs.identity): a
+        # per-page marker set on load, whose change tells tabs to fill their lists.
+        client_id = gr.State(None)
         ctx = AppContext(
             registry=registry, data_dir=data_dir, i18n=i18n, settings=settings, client_id=client_id
         )
@@ -148,12 +176,15 @@ def build_app(args: argparse.Namespace | None = None):
                         tab_failures[tab_id] = failure
             with gr.Tab(i18n("tab.models"), id="models"):
                 models_tab.build(ctx)
-        demo.load(_ensure_client_id, client_id, client_id, api_visibility="private", queue=False)
+        # Scripts without a login: a fresh signed id to send as X-Playground-Identity.
+        gr.api(identity.new_token, api_name="identity_new")
+        demo.load(_page_marker, None, client_id, api_visibility="private", queue=False)
     demo.queue(
         default_concurrency_limit=settings.light_concurrency,
         max_size=WORKSHOP_QUEUE_SIZE if args.workshop else None,
     )
     demo.registry = registry
+    demo.identity = identity  # tabs.identity.current_user finds it through the request
     demo.settings = settings
     # Tabs that failed to build although their packages are installed: the user sees
     # "unavailable", the tests see this (it must stay empty).
@@ -181,6 +212,7 @@ def launch_settings(args: argparse.Namespace, *, zerogpu: bool = False):
         heavy_concurrency=ZEROGPU_HEAVY_CONCURRENCY if zerogpu else 1,
         light_concurrency=16 if args.workshop else 8,
         zerogpu=zerogpu,
+        user_quota_bytes=int(args.user_quota * 1e9),
     )
 
 
@@ -235,24 +267,52 @@ def _build_tab(gr, ctx, module_name: str, needs: list[str]) -> str | None:
     return None
 
 
-def _ensure_client_id(current):
+def _page_marker() -> str:
     import secrets
 
-    return current or secrets.token_hex(12)
+    return secrets.token_hex(4)
 
 
-def _browser_secret(data_dir: Path) -> str:
-    """A per-installation secret, so the browser id survives restarts of the app."""
-    import secrets
+def _is_local_admin(args: argparse.Namespace) -> bool:
+    """A run only this machine can reach, without logins or named admins: its user is admin."""
+    if args.admin or args.share or os.environ.get("SPACE_ID"):
+        return False
+    try:
+        if read_auth(args):
+            return False
+    except ConfigError:
+        return False
+    return args.host in ("127.0.0.1", "localhost", "::1")
 
-    from playground.storage import atomic_write_text
 
-    path = data_dir / ".browser-secret"
-    if path.exists():
-        return path.read_text().strip()
-    value = secrets.token_hex(16)
-    atomic_write_text(path, value)
-    return value
+def start_cleanup(data_dir: Path, ttl_days: float) -> None:
+    """Remove stale anonymous data now, then once a day in a daemon thread."""
+    import threading
+
+    from playground.quota import remove_stale_anonymous
+
+    if ttl_days <= 0:
+        return
+    removed = remove_stale_anonymous(data_dir, ttl_days)
+    if removed:
+        log.info("removed %d anonymous folder(s) untouched for %g days", removed, ttl_days)
+
+    def daily() -> None:
+        while not stop.wait(24 * 3600):
+            remove_stale_anonymous(data_dir, ttl_days)
+
+    stop = threading.Event()
+    threading.Thread(target=daily, name="anonymous-ttl", daemon=True).start()
+
+
+def security_launch_kwargs(demo) -> dict:
+    """What ``launch`` needs: signed anonymous cookies, and MCP behind the UI's login."""
+    from starlette.middleware import Middleware
+
+    from tabs.identity import IdentityCookie
+    from tabs.mcp_gate import McpLoginGate
+
+    return {"app_kwargs": {"middleware": [Middleware(IdentityCookie), Middleware(McpLoginGate)]}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -276,8 +336,9 @@ def main(argv: list[str] | None = None) -> int:
         max_file_size=f"{demo.settings.max_file_size_mb}mb",
         i18n=demo.i18n_strings,
         mcp_server=args.mcp or None,
-        allowed_paths=[str(Path(args.data_dir).resolve())],
+        # The data folder is NOT an allowed path: files leave only as event outputs.
         footer_links=["api", "gradio", "settings"],
+        **security_launch_kwargs(demo),
     )
     return 0
 

@@ -113,7 +113,8 @@ class Registry:
         try:
             return self._entries[name]
         except KeyError:
-            known = ", ".join(self._entries) or "(none)"
+            # Shared models only: a user's adapter name is nobody else's business.
+            known = ", ".join(n for n, e in self._entries.items() if e.owner is None) or "(none)"
             where = f" in {self.config.path}" if self.config.path else ""
             raise UnknownModelError(
                 f"model '{name}' is not configured{where}. Configured models: {known}. "

@@ -29,7 +29,9 @@ from playground.chat.reasoning import REASONING_TAGS, is_reasoning_message
 from playground.chat.roles import slugify
 from playground.errors import InputError
 from playground.storage import atomic_write_text, user_dir
+from playground.users import visible_entry
 from tabs.common import AppContext, StopFlags, owner_of, session_key, ui_errors
+from tabs.identity import current_user
 
 DEFAULT_ROLE = "assistant"
 USER_PREFIX = "user:"
@@ -420,6 +422,7 @@ def _wire_roles(ctx: AppContext, c: dict, b: dict) -> None:
     @ui_errors
     def save(state, language="en", client_id=None, request: gr.Request = None):
         """Save the role being edited as one of your roles; returns the updated role lists."""
+        ctx.check_quota(owner_of(request, client_id))
         role = save_user_role(_roles_dir(ctx, request, client_id), Role.from_dict(state))
         gr.Info(f"Saved role '{role.name}'.")
         choices = _role_choices(ctx, _roles_dir(ctx, request, client_id), language)
@@ -448,6 +451,7 @@ def _wire_roles(ctx: AppContext, c: dict, b: dict) -> None:
 
     @ui_errors
     def import_(data, language, client_id, request: gr.Request):
+        ctx.check_quota(owner_of(request, client_id))
         if data is None:
             raise InputError("choose a .json role card (or a character-card .png) to import")
         role = import_card(data, name="uploaded card")
@@ -535,10 +539,10 @@ def _wire_chat(ctx: AppContext, c: dict, g: dict, b: dict, prompt_a, prompt_b) -
         client_id,
         request,
     ):
-        owner = owner_of(request, client_id)
+        user = current_user(request, client_id)
         for name in (model, model_b) if compare else (model,):
-            if name and name in registry.names() and not registry.entry(name).visible_to(owner):
-                raise InputError(f"model '{name}' is another user's adapter; pick one of yours.")
+            if name:  # another user's adapter fails exactly like a name that does not exist
+                visible_entry(registry, user, name)
         role = Role.from_dict(role_state)
         role_b = _load_picked(ctx, role_b_id, language, _roles_dir(ctx, request, client_id))
         with _STOPS.running(session_key(request)) as stop:

@@ -29,6 +29,7 @@ class Settings:
     heavy_concurrency: int = 1
     light_concurrency: int = 8
     zerogpu: bool = False
+    user_quota_bytes: int = 2_000_000_000  # --user-quota: disk per user
 
 
 @dataclass
@@ -39,13 +40,19 @@ class AppContext:
     data_dir: Path
     i18n: gr.I18n
     settings: Settings = field(default_factory=Settings)
-    client_id: Any = None  # gr.BrowserState holding an anonymous, stable browser id
+    client_id: Any = None  # a gr.State page marker (set on load); NOT identity, see tabs.identity
     tabs: Any = None  # the gr.Tabs, so a tab can switch to another
     shared: dict[str, Any] = field(default_factory=dict)  # components other tabs may wire to
 
     def t(self, key: str) -> Any:
         """A translated UI string (resolved in the browser's language)."""
         return self.i18n(key)
+
+    def check_quota(self, owner: str, adding: int = 0) -> None:
+        """Refuse new data once ``owner``'s folder holds --user-quota (QuotaError)."""
+        from playground.quota import check_quota
+
+        check_quota(self.data_dir, owner, self.settings.user_quota_bytes, adding)
 
     @property
     def heavy(self) -> dict[str, Any]:
@@ -58,18 +65,24 @@ class AppContext:
 
 
 def owner_of(request: gr.Request | None, client_id: str | None = None) -> str:
-    """Who owns this request's data: the logged-in user, else the browser, else the session."""
-    if request is not None and getattr(request, "username", None):
-        return f"user-{request.username}"
-    if client_id:
-        return f"anon-{client_id}"
-    session = getattr(request, "session_hash", None) if request is not None else None
-    return f"session-{session or 'local'}"
+    """The storage key of whoever sent ``request`` (see ``tabs.identity.current_user``).
+
+    ``client_id`` is ignored: identity comes from the login or the signed
+    cookie/header the request carries, never from an event's inputs.
+    """
+    from tabs.identity import current_user
+
+    return current_user(request, client_id).key
 
 
 def session_key(request: gr.Request | None) -> str:
-    """The browser session a request comes from (one page load)."""
-    return getattr(request, "session_hash", None) or "local"
+    """The browser session a request comes from (one page load), within its user.
+
+    Prefixed by the login so that knowing someone's session hash is not enough
+    to stop their generation (Stop events carry no identity token).
+    """
+    session = getattr(request, "session_hash", None) or "local"
+    return f"{getattr(request, 'username', None) or ''}:{session}"
 
 
 _END = object()  # marks the end of a wrapped generator

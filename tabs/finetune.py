@@ -7,6 +7,7 @@ process with a job folder, so this tab only reads files: after a page refresh
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -267,6 +268,9 @@ def _jobs_panel(ctx: AppContext, c: dict) -> None:
         with gr.Row():
             c["merge"] = gr.Button(ctx.t("finetune.merge"))
             c["repo"] = gr.Textbox(label=ctx.t("finetune.repo"), placeholder="your-name/my-adapter")
+            c["hf_token"] = gr.Textbox(label=ctx.t("finetune.hf_token"), type="password")
+            if os.environ.get("SPACE_ID"):
+                gr.LoginButton()  # with `hf_oauth: true` in the Space: push as yourself
             c["push"] = gr.Button(ctx.t("finetune.push"))
         c["export_info"] = gr.Markdown()
     c["timer"] = gr.Timer(TICK_SECONDS)
@@ -425,6 +429,7 @@ def _wire(ctx: AppContext, c: dict) -> None:
             client_id: the browser id that owns the job when there is no login.
         """
         owner = _owner(request, client_id)
+        _check_job_limits(ctx, owner, dataset)
         result = make_plan(
             base, dataset, format, col_instruction, col_input, col_output, col_system,
             val_split, mix_general, rank, alpha, dropout, learning_rate, epochs, max_steps,
@@ -563,6 +568,7 @@ def _wire(ctx: AppContext, c: dict) -> None:
             raise gr.Error(tr("already_running", request))
         if jobs.last_checkpoint(job_dir) is None:
             raise gr.Error(tr("no_checkpoint", request))
+        _check_job_limits(ctx, _owner(request, client_id), None)
         jobs.launch(job_dir, resume=True)
         return _job_view(job_dir, request)
 
@@ -572,6 +578,20 @@ def _wire(ctx: AppContext, c: dict) -> None:
 
     _wire_try(ctx, c)
     _wire_export(ctx, c)
+
+
+def _check_job_limits(ctx: AppContext, owner: str, dataset) -> None:
+    """--user-quota for the data copy; in --workshop, one active fine-tune per person."""
+    size = Path(str(dataset)).stat().st_size if dataset and Path(str(dataset)).is_file() else 0
+    ctx.check_quota(owner, adding=size)
+    if not ctx.settings.workshop:
+        return
+    active = [j for j in jobs.list_jobs(ctx.data_dir, owner) if j.state in jobs.ACTIVE]
+    if active:
+        raise gr.Error(
+            f"Workshop limit: one fine-tune per person at a time, and '{active[0].name}' is "
+            f"{active[0].state}. Wait for it to finish or cancel it, then start the next."
+        )
 
 
 def _mtime(path: Path) -> float:
@@ -634,7 +654,9 @@ def _wire_try(ctx: AppContext, c: dict) -> None:
             a, b = refresh(owner)
             choices_a, choices_b = a.choices, b.choices
         else:
-            choices_a = choices_b = ctx.registry.names("chat")
+            choices_a = choices_b = [
+                e.name for e in ctx.registry.entries("chat") if e.visible_to(owner)
+            ]
         return (
             gr.Dropdown(choices=choices_a, value=entry.base),
             gr.Dropdown(choices=choices_b, value=name),
@@ -661,23 +683,36 @@ def _wire_export(ctx: AppContext, c: dict) -> None:
             raise gr.Error(tr("not_finished", request))
         started = time.time()
         out = export_merged(job_dir, job_dir / "merged")
-        return tr("merged", request, path=str(out), seconds=f"{time.time() - started:.0f}")
+        name = Path(out).name  # a name, never a server path
+        return tr("merged", request, path=name, seconds=f"{time.time() - started:.0f}")
 
     c["merge"].click(
         merge, [c["job"], ctx.client_id], c["export_info"], api_name="finetune_merge", **ctx.heavy
     )
 
     @ui_errors
-    def push(job_id, repo, client_id, request: gr.Request = None):
-        """Upload the adapter to the Hugging Face Hub (needs a saved token)."""
+    def push(
+        job_id,
+        repo,
+        hf_token,
+        client_id=None,
+        request: gr.Request = None,
+        oauth_token: gr.OAuthToken | None = None,
+    ):
+        """Upload the adapter to the Hugging Face Hub with YOUR token (used once, not kept)."""
         job_dir = jobs.job_dir_for(ctx.data_dir, _owner(request, client_id), job_id)
         if not (job_dir / "adapter" / "manifest.json").exists():
             raise gr.Error(tr("not_finished", request))
-        return tr("pushed", request, url=push_adapter(job_dir, (repo or "").strip()))
+        # Only the caller's credentials: never the server's HF_TOKEN or saved login.
+        token = (hf_token or "").strip() or (oauth_token.token if oauth_token else "")
+        if not token:
+            raise gr.Error(tr("push_needs_token", request))
+        url = push_adapter(job_dir, (repo or "").strip(), token=token)
+        return tr("pushed", request, url=url)
 
     c["push"].click(
         push,
-        [c["job"], c["repo"], ctx.client_id],
+        [c["job"], c["repo"], c["hf_token"], ctx.client_id],
         c["export_info"],
         api_name="finetune_push",
         **ctx.light,

@@ -12,8 +12,10 @@ import gradio as gr
 
 from playground.image import schedulers
 from playground.storage import user_dir
+from playground.users import visible_entry
 from tabs.common import AppContext, owner_of, ui_errors
 from tabs.i18n import tr
+from tabs.identity import current_user
 
 SETTINGS = ["width", "height", "steps", "guidance", "scheduler"]
 
@@ -133,6 +135,7 @@ def _wire_generate(ctx: AppContext, text, fields, outputs, go, stop, prompt, his
         from playground.image import ImageRequest, ImageResult, describe_estimate, generate_stream
 
         owner = owner_of(request, client_id)
+        ctx.check_quota(owner)
         previous = running.get(owner)
         if previous is not None:
             previous.set()
@@ -283,7 +286,7 @@ def _assistant_panel(ctx: AppContext) -> dict[str, Any]:
     chat_models = [
         e.name
         for e in ctx.registry.entries("chat", "endpoint")
-        if e.task == "chat" or e.serves == "chat"
+        if (e.task == "chat" or e.serves == "chat") and e.visible_to(None)  # shared only
     ]
     with gr.Accordion(ctx.t("image.assistant"), open=False):
         gr.Markdown(ctx.t("image.assistant_help"))
@@ -356,7 +359,7 @@ def _summary(text, request, result) -> str:
 
 def _wire_assistant(ctx: AppContext, text, panel: dict[str, Any], prompt, negative) -> None:
     @ui_errors
-    def write_prompt(description: str, chat_model: str, request: gr.Request = None):
+    def write_prompt(description: str, chat_model: str, client_id=None, request: gr.Request = None):
         """Turn a plain description (Chinese or English) into a Stable Diffusion prompt.
 
         Args:
@@ -370,13 +373,14 @@ def _wire_assistant(ctx: AppContext, text, panel: dict[str, Any], prompt, negati
 
         if not chat_model:
             raise gr.Error(text(request, "image.no_chat_model"))
+        visible_entry(ctx.registry, current_user(request, client_id), chat_model)
         suggestion = assist(ctx.registry, chat_model, description)
         key = "image.assistant_ok" if suggestion.followed_format else "image.assistant_loose"
         return suggestion.prompt, suggestion.negative_prompt, text(request, key)
 
     panel["button"].click(
         write_prompt,
-        [panel["description"], panel["chat_model"]],
+        [panel["description"], panel["chat_model"], ctx.client_id],
         [prompt, negative, panel["note"]],
         api_name="image_prompt_assistant",
         **ctx.heavy,

@@ -1,17 +1,22 @@
-"""The Models panel: every configured model, its state and memory, downloads, and Unload."""
+"""The Models panel: every model the caller may see, its state and memory, downloads, Unload."""
 
 from __future__ import annotations
 
-import os
+import re
 import time
 
 import gradio as gr
 
 from playground.device import format_bytes
 from playground.downloads import DONE, DOWNLOADING, DOWNLOADS, FAILED
+from playground.users import User, visible_entry, visible_names
 from tabs.common import AppContext, ui_errors
 from tabs.i18n import tr
+from tabs.identity import current_user, require_admin
 
+ANYONE = User(id="", name="anyone")  # not admin, owns nothing: what every visitor may see
+
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 HEADERS = ["name", "task", "state", "device", "memory", "in use", "source", "error"]
 COLUMNS = ["name", "task", "state", "device", "memory", "in_use", "source", "error"]
 POLL_SECONDS = 0.5  # how often a download's progress is shown while it runs
@@ -29,24 +34,39 @@ def state_text(status, request: gr.Request | None = None) -> str:
     return tr(f"models.state.{status.state}", request)
 
 
-def status_rows(ctx: AppContext, request: gr.Request | None = None) -> list[list[str]]:
+def status_rows(
+    ctx: AppContext, user: User | None = None, request: gr.Request | None = None
+) -> list[list[str]]:
+    """What ``user`` may see: every row for an admin; else shared models and their own.
+
+    Only admins see where weights live (server paths) and full errors; others
+    see a Hub repo id, or "local" for a folder on the server.
+    """
+    user = user or ANYONE
     rows = []
     for s in ctx.registry.status():
+        entry = ctx.registry.entry(s.name)
+        if not (user.is_admin or entry.visible_to(user.key)):
+            continue
         failed_download = s.download is not None and s.download.state == FAILED
-        error = s.error or (s.download.error if failed_download else "")
+        error = s.error or (s.download.error if failed_download else "") or ""
+        if not user.is_admin:
+            error = "failed" if error else ""
+        source = s.source if user.is_admin else _public_source(ctx, entry)
+        state = state_text(s, request)
         rows.append(
-            [
-                s.name,
-                s.task,
-                state_text(s, request),
-                s.device or "-",
-                s.memory,
-                str(s.in_use),
-                s.source,
-                error or "",
-            ]
+            [s.name, s.task, state, s.device or "-", s.memory, str(s.in_use), source, error]
         )
     return rows
+
+
+def _public_source(ctx: AppContext, entry) -> str:
+    """A Hub repo id as is; never a server folder or an endpoint's address."""
+    if entry.task == "endpoint":
+        return "endpoint"
+    if entry.is_local_source(ctx.registry.config.base_dir) or not HUB_ID.match(entry.source):
+        return "local"
+    return entry.source
 
 
 def summary(ctx: AppContext, request: gr.Request | None = None) -> str:
@@ -57,18 +77,10 @@ def summary(ctx: AppContext, request: gr.Request | None = None) -> str:
     return tr("models.summary", request, **values)
 
 
-def is_admin(request: gr.Request | None) -> bool:
-    """Without logins the person at the machine is the admin; with them, $PLAYGROUND_ADMINS."""
-    user = getattr(request, "username", None) if request is not None else None
-    if not user:
-        return True
-    admins = {a.strip() for a in os.environ.get("PLAYGROUND_ADMINS", "").split(",")}
-    return user in admins
-
-
 def build(ctx: AppContext) -> None:
     gr.Markdown(ctx.t("models.help"))
     info = gr.Markdown(summary(ctx))
+    # Built once for every visitor (it lands in /config): shared models only.
     table = gr.Dataframe(
         value=status_rows(ctx),
         headers=HEADERS,
@@ -77,7 +89,9 @@ def build(ctx: AppContext) -> None:
         wrap=True,
     )
     with gr.Row():
-        pick = gr.Dropdown(choices=ctx.registry.names(), label=ctx.t("models.pick"), scale=3)
+        pick = gr.Dropdown(
+            choices=visible_names(ctx.registry, ANYONE), label=ctx.t("models.pick"), scale=3
+        )
         load_btn = gr.Button(ctx.t("models.load"), scale=1)
         download_btn = gr.Button(ctx.t("models.download"), scale=1)
         unload_btn = gr.Button(ctx.t("models.unload"), scale=1, variant="stop")
@@ -86,85 +100,96 @@ def build(ctx: AppContext) -> None:
     note = gr.Markdown()
     _wire(ctx, table, info, pick, note, load_btn, download_btn, unload_btn, unload_all_btn)
 
-    def refresh(request: gr.Request = None):
-        """Every configured model with its state, device and memory, and the memory summary."""
+    def refresh(client_id=None, request: gr.Request = None):
+        """The models you may use with their state, device and memory, and the memory summary."""
         return _refresh(ctx, request)
 
-    def tick(request: gr.Request = None):
+    def tick(client_id=None, request: gr.Request = None):
         return _refresh(ctx, request)[:2]
 
-    refresh_btn.click(refresh, None, [table, info, pick], api_name="models_status")
+    token = ctx.client_id
+    refresh_btn.click(refresh, token, [table, info, pick], api_name="models_status")
     timer = gr.Timer(3.0)
-    timer.tick(
-        tick,
-        None,
-        [table, info],
-        api_visibility="private",
-        queue=False,
-    )
+    timer.tick(tick, token, [table, info], api_visibility="private", queue=False)
 
 
 def _refresh(ctx: AppContext, request: gr.Request | None = None):
     # A plain value (not an update), so API clients get {"headers", "data"} as before.
-    table = {"headers": headers(request), "data": status_rows(ctx, request)}
-    return table, summary(ctx, request), gr.Dropdown(choices=ctx.registry.names())
+    user = current_user(request)
+    rows = status_rows(ctx, user, request)
+    table = {"headers": headers(request), "data": rows}
+    return table, summary(ctx, request), gr.Dropdown(choices=[row[0] for row in rows])
+
+
+def _admin_pick(ctx, name, request, action: str) -> User:
+    """The caller, once they are an admin who picked a model they may see."""
+    user = current_user(request)
+    require_admin(user, action)
+    if not name:
+        raise gr.Error(tr("models.pick_first", request))
+    visible_entry(ctx.registry, user, name)
+    return user
 
 
 def _wire(ctx, table, info, pick, note, load_btn, download_btn, unload_btn, unload_all_btn):
     outputs = [table, info, pick]
 
     @ui_errors
-    def load(name, request: gr.Request = None):
-        """Load a model now (downloading it first if needed) instead of on first use."""
-        if not name:
-            raise gr.Error(tr("models.pick_first", request))
+    def load(name, client_id=None, request: gr.Request = None):
+        """Load a model now (downloading it first if needed) instead of on first use (admins)."""
+        _admin_pick(ctx, name, request, "load (preload) a model")
         ctx.registry.get(name)
         return _refresh(ctx, request)
 
     @ui_errors
-    def unload(name, request: gr.Request = None):
-        """Unload a model and free its memory; a model in use by a generation is kept."""
-        if not name:
-            raise gr.Error(tr("models.pick_first", request))
+    def unload(name, client_id=None, request: gr.Request = None):
+        """Unload a model and free its memory (admins); a model in use by a generation is kept."""
+        _admin_pick(ctx, name, request, "unload a model")
         if not ctx.registry.unload(name):
             gr.Info(tr("models.not_loaded_info", request, name=name))
         return _refresh(ctx, request)
 
-    def unload_all(request: gr.Request = None):
-        """Unload every model that no generation is using."""
+    @ui_errors
+    def unload_all(client_id=None, request: gr.Request = None):
+        """Unload every model that no generation is using (admins)."""
+        require_admin(current_user(request), "unload every model")
         ctx.registry.unload_all()
         return _refresh(ctx, request)
 
     @ui_errors
-    def download(name, request: gr.Request = None):
+    def download(name, client_id=None, request: gr.Request = None):
         """Download a model's files ahead of use (admins), showing the progress as it goes."""
-        if not name:
-            raise gr.Error(tr("models.pick_first", request))
-        if not is_admin(request):
-            raise gr.Error(tr("models.admin_only", request))
-        from playground.loaders.hub import cached_snapshot
+        _admin_pick(ctx, name, request, "download a model")
+        yield from _download_progress(ctx, name, request)
 
-        entry = ctx.registry.entry(name)
-        if entry.task == "endpoint" or entry.local_path(ctx.registry.config.base_dir):
-            yield (*_refresh(ctx, request), tr("models.nothing_to_download", request, name=name))
-            return
-        cached = cached_snapshot(entry)
-        if cached is not None:
-            size = sum(p.stat().st_size for p in cached.rglob("*") if p.is_file())
-            done = {"name": name, "total": format_bytes(size)}
-            yield (*_refresh(ctx, request), tr("models.downloaded", request, **done))
-            return
-        job = DOWNLOADS.start(entry)
-        while job.state == DOWNLOADING:
-            progress = tr("models.downloading", request, **job.values())
-            yield (*_refresh(ctx, request), f"**{name}**: {progress}")
-            time.sleep(POLL_SECONDS)
-        if job.state != DONE:
-            raise gr.Error(job.error or "download failed")
-        yield (*_refresh(ctx, request), tr("models.downloaded", request, **job.values()))
-
-    load_btn.click(load, pick, outputs, api_name="models_load", **ctx.heavy)
+    token = ctx.client_id
+    load_btn.click(load, [pick, token], outputs, api_name="models_load", **ctx.heavy)
     # Downloads are network and disk work: a light event, so model work goes on meanwhile.
-    download_btn.click(download, pick, [*outputs, note], api_name="models_download", **ctx.light)
-    unload_btn.click(unload, pick, outputs, api_name="models_unload")
-    unload_all_btn.click(unload_all, None, outputs, api_name="models_unload_all")
+    download_btn.click(
+        download, [pick, token], [*outputs, note], api_name="models_download", **ctx.light
+    )
+    unload_btn.click(unload, [pick, token], outputs, api_name="models_unload")
+    unload_all_btn.click(unload_all, token, outputs, api_name="models_unload_all")
+
+
+def _download_progress(ctx: AppContext, name: str, request):
+    from playground.loaders.hub import cached_snapshot
+
+    entry = ctx.registry.entry(name)
+    if entry.task == "endpoint" or entry.local_path(ctx.registry.config.base_dir):
+        yield (*_refresh(ctx, request), tr("models.nothing_to_download", request, name=name))
+        return
+    cached = cached_snapshot(entry)
+    if cached is not None:
+        size = sum(p.stat().st_size for p in cached.rglob("*") if p.is_file())
+        done = {"name": name, "total": format_bytes(size)}
+        yield (*_refresh(ctx, request), tr("models.downloaded", request, **done))
+        return
+    job = DOWNLOADS.start(entry)
+    while job.state == DOWNLOADING:
+        progress = tr("models.downloading", request, **job.values())
+        yield (*_refresh(ctx, request), f"**{name}**: {progress}")
+        time.sleep(POLL_SECONDS)
+    if job.state != DONE:
+        raise gr.Error(job.error or "download failed")
+    yield (*_refresh(ctx, request), tr("models.downloaded", request, **job.values()))

@@ -6,6 +6,7 @@ UI only: parsing, indexing, search and answering live in ``playground.rag``.
 from __future__ import annotations
 
 import html
+import os
 import re
 from typing import Any
 
@@ -26,8 +27,10 @@ from playground.rag import (
 from playground.rag.answer import message as fixed_message
 from playground.rag.embedder import embedding_names
 from playground.rag.text import keyword_tokens
+from playground.users import visible_entry
 from tabs.common import AppContext, StopFlags, keep_inputs_on_failure, owner_of, ui_errors
 from tabs.i18n import tr
+from tabs.identity import current_user
 
 DOC_HEADERS = ["document", "type", "pages", "chunks"]
 _STOPS = StopFlags()
@@ -53,8 +56,9 @@ def store_for(
     return CollectionStore.for_owner(ctx.data_dir, owner_of(request, client_id))
 
 
-def chat_models(registry) -> list[str]:
-    return registry.names("chat") + [
+def chat_models(registry, owner: str | None = None) -> list[str]:
+    """Shared chat models and endpoints, plus ``owner``'s own adapters."""
+    return [e.name for e in registry.entries("chat") if e.visible_to(owner)] + [
         e.name for e in registry.entries("endpoint") if e.serves == "chat"
     ]
 
@@ -302,6 +306,7 @@ def _wire_collections(ctx: AppContext, c: dict) -> None:
             raise InputError("choose one or more files to add first.")
         if not (collection or "").strip():
             raise InputError("type a name for the collection first (a new name creates it).")
+        ctx.check_quota(owner_of(request, client_id), adding=sum(_size(p) for p in paths))
         store = store_for(ctx, request, client_id)
         existing = collection in store.names()
         if existing:
@@ -396,12 +401,18 @@ def _wire_collections(ctx: AppContext, c: dict) -> None:
     )
 
     c["models_refresh"].click(
-        lambda: gr.Dropdown(choices=chat_models(ctx.registry)),
-        None,
+        lambda client_id, request: gr.Dropdown(
+            choices=chat_models(ctx.registry, owner_of(request, client_id))
+        ),
+        ctx.client_id,
         c["model"],
         api_visibility="private",
         queue=False,
     )
+
+
+def _size(path: str) -> int:
+    return os.path.getsize(path) if os.path.isfile(path) else 0
 
 
 def _display_name(path: str) -> str:
@@ -490,6 +501,7 @@ def _wire_answers(ctx: AppContext, c: dict) -> None:
             return
         if not model:
             raise InputError("pick a chat model first.")
+        visible_entry(ctx.registry, current_user(request, client_id), model)
         with _STOPS.running(_owner_key(request, client_id)) as stop:
             history.append({"role": "assistant", "content": ""})
             yield history, gr.skip(), raw, gr.skip(), ""  # the question stays until it is answered

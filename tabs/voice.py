@@ -198,7 +198,9 @@ def _wire(ctx: AppContext, p: dict, r: dict, s: dict) -> None:
             raise InputError("Check a reference clip first; the checked clip is what gets saved.")
         audio = read_audio(cleaned)
         library = _library(data_dir, owner_of(request, client_id))
-        saved = library.save(name, Reference(audio, transcript or None), consent=consent)
+        owner = owner_of(request, client_id)
+        ctx.check_quota(owner)
+        saved = library.save(name, Reference(audio, transcript or None), consent=consent, by=owner)
         gr.Info(f"Saved voice '{saved.name}'.")
         return gr.Dropdown(choices=[""] + library.names(), value=saved.name)
 
@@ -367,9 +369,14 @@ def _add_speak_button(ctx: AppContext, p: dict) -> None:
         if not name:
             raise InputError("Save a voice in the Voice tab first, then pick it here.")
         owner = owner_of(request, client_id)
-        reference = _library(data_dir, owner).load(name)
+        ctx.check_quota(owner)
+        library = _library(data_dir, owner)
+        # Only a voice saved with a consent record; that record, not a fresh claim, is written.
+        record = library.consent_of(name)
+        reference = library.load(name)
         model = pick_voice_model(registry, text, chosen=model).model  # a reply in Chinese too
-        result = clone(registry, model, reference, text, VoiceSettings(), consent=True, owner=owner)
+        result = clone(registry, model, reference, text, VoiceSettings(), consent=True,
+                       owner=owner, consent_record=record)  # fmt: skip
         out = _work_path(data_dir, owner, f"speak-{time.strftime('%Y%m%d-%H%M%S')}.wav",
                          kind="voice-outputs")  # fmt: skip
         result.save(out)

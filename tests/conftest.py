@@ -63,23 +63,25 @@ def check_tabs_built(demo) -> None:
     assert not demo.tab_failures, f"tabs failed to build: {demo.tab_failures}"
 
 
-def launch_app(models: Path, data_dir: Path, **launch_kwargs):
+def launch_app(models: Path, data_dir: Path, *, argv: tuple[str, ...] = (), **launch_kwargs):
     """Build the whole app on ``models`` and launch it on a free local port.
 
+    ``argv`` adds app flags (``--admin``, ``--workshop``, ...). Launched like
+    ``app.main`` does: the data folder is not served, MCP sits behind the login.
     Returns ``(demo, url)``; the caller closes ``demo``.
     """
     import app
 
-    args = app.parse_args(["--config", str(models), "--data-dir", str(data_dir)])
+    args = app.parse_args(["--config", str(models), "--data-dir", str(data_dir), *argv])
     demo = app.build_app(args)
     check_tabs_built(demo)
+    launch_kwargs = {**app.security_launch_kwargs(demo), **launch_kwargs}
     port = free_port()
     demo.launch(
         server_name="127.0.0.1",
         server_port=port,
         prevent_thread_lock=True,
         i18n=demo.i18n_strings,
-        allowed_paths=[str(data_dir)],
         quiet=True,
         **launch_kwargs,
     )

@@ -100,11 +100,14 @@ def test_clear_resets_to_the_greeting(client):
 
 
 def test_save_and_export_role_per_user(client, launched_app):
-    client.predict("en", "alice-browser", api_name="/chat_save_role")
-    roles = launched_app.data_dir / "users" / "anon-alice-browser" / "roles"
+    from tabs.identity import COOKIE
+
+    client.predict("en", api_name="/chat_save_role")
+    anon_id = client.cookies[COOKIE].split(".")[1]  # the client's signed anonymous id
+    roles = launched_app.data_dir / "users" / f"anon-{anon_id}" / "roles"
     saved = json.loads((roles / "assistant-custom.json").read_text())
     assert saved["name"] == "Helpful assistant"
-    card = client.predict("alice-browser", api_name="/chat_export_role")
+    card = client.predict(api_name="/chat_export_role")
     path = Path(card["value"] if isinstance(card, dict) else card)
     data = json.loads(path.read_text(encoding="utf-8"))
     assert data["spec"] == "chara_card_v2"

@@ -79,7 +79,6 @@ def test_chat_reply(launched_app, api):
         message="Hello from the end-to-end test",
         max_new_tokens=12,
         seed=3,
-        client_id="e2e-chat",
         api_name="/chat",
     )
     assert _text(history[-2]) == "Hello from the end-to-end test"
@@ -96,7 +95,6 @@ def test_documents_index_and_ask(launched_app, api, tmp_path):
     status, *_ = client.predict(
         files=[handle_file(str(doc))],
         collection="Handbook",
-        client_id="e2e-rag",
         api_name="/rag_index",
     )
     assert "handbook.md" in status or "1 file" in status
@@ -105,7 +103,6 @@ def test_documents_index_and_ask(launched_app, api, tmp_path):
         collection="Handbook",
         model="tiny-chat",
         k=2,
-        client_id="e2e-rag",
         api_name="/rag_ask",
     )
     assert history[-1]["role"] == "assistant" and _text(history[-1])
@@ -150,8 +147,6 @@ def test_finetune_validate_and_short_run(launched_app, api, tmp_path):
         "finetune.adv.max_steps": 4,
         "finetune.adv.batch_size": 4,
         "finetune.name": "e2e-run",
-        "client_id": "e2e-finetune",
-        "parameter_1": "e2e-finetune",  # the client id's automatic label
     }
     out = client.predict(*_by_label(api, "/finetune_validate", values),
                          api_name="/finetune_validate")  # fmt: skip
@@ -183,7 +178,6 @@ def test_image_generate(launched_app, api):
         height=64,
         steps=2,
         seed=7,
-        client_id="e2e-image",
         api_name="/image_generate",
     )
     assert gallery and Path(gallery[0]["image"]).stat().st_size > 0
@@ -205,7 +199,6 @@ def test_voice_check_and_clone(launched_app, api, tmp_path):
     report, cleaned, _transcript = client.predict(
         audio=handle_file(str(clip)),
         transcript=text,
-        client_id="e2e-voice",
         api_name="/voice_check",
     )
     assert cleaned, report
@@ -218,7 +211,6 @@ def test_voice_check_and_clone(launched_app, api, tmp_path):
         consent=True,
         seed=1,
         steps=2,
-        client_id="e2e-voice",
         api_name="/voice_clone",
     )
     assert audio and Path(audio).stat().st_size > 1000, status
@@ -241,20 +233,19 @@ def test_eight_concurrent_sessions_chat_and_documents(launched_app, api, tmp_pat
     def session(i: int) -> None:
         try:
             client = client_for(launched_app)
-            owner = f"load-{i}"
             doc = tmp_path / f"notes-{i}.txt"
             doc.write_text(f"The secret code of session {i} is CODE{i}X.\n", encoding="utf-8")
             gate.wait(timeout=120)
-            client.predict(files=[handle_file(str(doc))], collection="notes", client_id=owner,
+            client.predict(files=[handle_file(str(doc))], collection="notes",
                            api_name="/rag_index")  # fmt: skip
             history, *_ = client.predict(message=f"Hello, I am session {i}", max_new_tokens=8,
-                                         seed=i, client_id=owner, api_name="/chat")  # fmt: skip
+                                         seed=i, api_name="/chat")  # fmt: skip
             history2, *_ = client.predict(message=f"Session {i} again", history=history,
-                                          max_new_tokens=8, seed=i, client_id=owner,
+                                          max_new_tokens=8, seed=i,
                                           api_name="/chat")  # fmt: skip
             _html, hits = client.predict(question="secret code", collection="notes", k=5,
-                                         client_id=owner, api_name="/rag_search")  # fmt: skip
-            listing = client.predict(name="notes", client_id=owner, api_name="/rag_collections")
+                                         api_name="/rag_search")  # fmt: skip
+            listing = client.predict(name="notes", api_name="/rag_collections")
             results[i] = {"history": history2, "hits": hits, "listing": listing}
         except Exception as exc:  # collected and reported below
             errors.append(f"session {i}: {type(exc).__name__}: {exc}")

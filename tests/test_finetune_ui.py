@@ -8,6 +8,7 @@ import time
 import pytest
 
 from playground.cli import main as cli
+from tabs.identity import COOKIE
 from tests.conftest import launch_app
 
 N_ADVANCED = 10  # rank, alpha, dropout, lr, epochs, max_steps, batch, accum, max_length, seed
@@ -73,8 +74,8 @@ def test_validate_reports_problems_and_fills_defaults(tiny_models, tmp_path, toy
         demo.close()
 
 
-def _status(client, job_id, owner):
-    return client.predict(job_id, owner, api_name="/finetune_status")
+def _status(client, job_id):
+    return client.predict(job_id, api_name="/finetune_status")
 
 
 def test_job_survives_app_restart_and_is_private(tiny_models, tmp_path, toy_file, capsys):
@@ -84,10 +85,10 @@ def test_job_survives_app_restart_and_is_private(tiny_models, tmp_path, toy_file
     demo, url = _launch(tiny_models, data_dir)
     try:
         alice = Client(url, verbose=False)
+        token = alice.cookies[COOKIE]  # her signed anonymous id, as a browser keeps it
         result = alice.predict(
             *_inputs(toy_file, max_steps=25, lr=1e-3),
             "alice-adapter",
-            "alice-browser",
             api_name="/finetune_start",
         )
         job_id = result[0]["value"]  # the job dropdown, set to the new job
@@ -97,20 +98,19 @@ def test_job_survives_app_restart_and_is_private(tiny_models, tmp_path, toy_file
 
     demo, url = _launch(tiny_models, data_dir)
     try:
-        alice, bob = Client(url, verbose=False), Client(url, verbose=False)
-        listed = alice.predict("alice-browser", api_name="/finetune_jobs")
+        alice = Client(url, verbose=False, httpx_kwargs={"cookies": {COOKIE: token}})
+        bob = Client(url, verbose=False)
+        listed = alice.predict(api_name="/finetune_jobs")
         assert [row[0] for row in listed] == [job_id]
-        assert bob.predict("bob-browser", api_name="/finetune_jobs") == []
+        assert bob.predict(api_name="/finetune_jobs") == []
         with pytest.raises(Exception, match="not found among your jobs"):
-            _status(bob, job_id, "bob-browser")
+            _status(bob, job_id)
         with pytest.raises(Exception, match="not found among your jobs"):
-            bob.predict(job_id, "bob-browser", api_name="/finetune_cancel")
+            bob.predict(job_id, api_name="/finetune_cancel")
         # Re-attached: the process that started before the restart keeps reporting.
         deadline, seen = time.time() + 240, set()
         while time.time() < deadline:
-            status_md, plot, log = _status(
-                alice, job_id, "alice-browser"
-            )  # buttons: not in the API
+            status_md, plot, log = _status(alice, job_id)  # buttons: not in the API
             for state in ("queued", "running", "completed", "failed"):
                 if f"**{state}**" in status_md:
                     seen.add(state)
@@ -124,7 +124,7 @@ def test_job_survives_app_restart_and_is_private(tiny_models, tmp_path, toy_file
         entry = demo.registry.entry("alice-adapter")
         assert entry.base == "tiny-chat" and entry.source.endswith("adapter")
         # "Try it": Chat in compare mode, base model (A) against the adapter (B).
-        tried = alice.predict(job_id, "alice-browser", api_name="/finetune_try")
+        tried = alice.predict(job_id, api_name="/finetune_try")
         model_a, model_b, compare = tried[:3]
         assert model_a["value"] == "tiny-chat" and model_b["value"] == "alice-adapter"
         assert "alice-adapter" in [value for _, value in model_b["choices"]]
@@ -134,4 +134,4 @@ def test_job_survives_app_restart_and_is_private(tiny_models, tmp_path, toy_file
     # The administrator's view from a shell lists everyone's jobs.
     assert cli(["finetune", "list", "--data-dir", str(data_dir)]) == 0
     printed = capsys.readouterr().out
-    assert job_id in printed and "completed" in printed and "anon-alice-browser" in printed
+    assert job_id in printed and "completed" in printed and f"anon-{token.split('.')[1]}" in printed

@@ -70,38 +70,37 @@ def test_index_search_ask_through_the_api(client, tmp_path):
     assert "do not contain" in str(history[-1]["content"])
 
 
-def test_another_browser_cannot_see_the_collection(client, tmp_path):
-    from gradio_client import handle_file
+def test_another_browser_cannot_see_the_collection(client, launched_app, tmp_path):
+    from gradio_client import Client, handle_file
 
     note = tmp_path / "secret.txt"
     note.write_text("The vault code is 4711.", encoding="utf-8")
-    client.predict([handle_file(str(note))], "Private", "tiny-embedding", 200, 40, "browser-a",
+    client.predict([handle_file(str(note))], "Private", "tiny-embedding", 200, 40,
                    api_name="/rag_index")  # fmt: skip
-    mine = client.predict("Private", "browser-a", api_name="/rag_collections")
-    theirs = client.predict("", "browser-b", api_name="/rag_collections")
+    other = Client(launched_app.url, verbose=False)  # its own signed cookie: someone else
+    mine = client.predict("Private", api_name="/rag_collections")
+    theirs = other.predict("", api_name="/rag_collections")
     assert "Private" in _dropdown_choices(mine[0])
     assert "Private" not in _dropdown_choices(theirs[0])
     with pytest.raises(Exception, match="no collection named 'Private'"):
-        client.predict(
-            "vault code", "Private", 3, "hybrid", "", "browser-b", api_name="/rag_search"
-        )
+        other.predict("vault code", "Private", 3, "hybrid", "", api_name="/rag_search")
 
 
-def test_rename_remove_delete(client, tmp_path):
-    from gradio_client import handle_file
+def test_rename_remove_delete(launched_app, tmp_path):
+    from gradio_client import Client, handle_file
+
+    client = Client(launched_app.url, verbose=False)  # a fresh visitor: no collections yet
 
     a, b = tmp_path / "a.txt", tmp_path / "b.txt"
     a.write_text("Alpha document.", encoding="utf-8")
     b.write_text("Beta document.", encoding="utf-8")
     client.predict([handle_file(str(a)), handle_file(str(b))], "Temp", "tiny-embedding", 200, 40,
-                   "browser-c", api_name="/rag_index")  # fmt: skip
-    status, *_ = client.predict("Temp", "a.txt", "browser-c", api_name="/rag_remove_document")
+                   api_name="/rag_index")  # fmt: skip
+    status, *_ = client.predict("Temp", "a.txt", api_name="/rag_remove_document")
     assert "Removed" in status
-    status, collections, docs, _, _ = client.predict(
-        "Temp", "Kept", "browser-c", api_name="/rag_rename"
-    )
+    status, collections, docs, _, _ = client.predict("Temp", "Kept", api_name="/rag_rename")
     assert _dropdown_choices(collections) == ["Kept"] and [r[0] for r in docs["data"]] == ["b.txt"]
-    status, collections, _, _ = client.predict("Kept", "browser-c", api_name="/rag_delete")
+    status, collections, _, _ = client.predict("Kept", api_name="/rag_delete")
     assert "Deleted" in status and _dropdown_choices(collections) == []
 
 

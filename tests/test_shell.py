@@ -7,7 +7,7 @@ import pytest
 
 import app
 import tabs
-from tabs.common import owner_of, ui_errors
+from tabs.common import ui_errors
 from tabs.i18n import FOLDER, load_strings
 
 
@@ -52,16 +52,34 @@ def test_tab_that_raises_while_building_shows_error(tiny_models, tmp_path, monke
     assert any("widget factory broke" in t for t in _markdown_texts(demo))
 
 
-def test_owner_prefers_login_then_browser_then_session():
+def test_owner_is_the_login_else_a_signed_token_never_a_client_string(tmp_path):
+    from playground.users import AnonymousIds
+    from tabs.identity import COOKIE, TOKEN_HEADER, Identity
+
+    identity = Identity.create(tmp_path)
+    token = identity.new_token()
+
     class Req:
         username = None
         session_hash = "abc"
 
-    req = Req()
-    assert owner_of(req, None) == "session-abc"
-    assert owner_of(req, "b1") == "anon-b1"
-    req.username = "alice"
-    assert owner_of(req, "b1") == "user-alice"
+    def user(token, username=None, how="cookie"):
+        req = Req()
+        req.username = username
+        req.headers = {"cookie": f"{COOKIE}={token}"} if how == "cookie" else {TOKEN_HEADER: token}
+        return identity.current_user(req)
+
+    mine = user(token)
+    assert mine.anonymous and mine.key == f"anon-{mine.id}" and user(token).key == mine.key
+    assert user(token, how="header").key == mine.key
+    # A plain id, a re-signed id with another key, a tampered token: each a fresh stranger.
+    forged = AnonymousIds(b"another key").issue()
+    tampered = token[:-1] + ("0" if token[-1] != "0" else "1")
+    for bad in ("b1", mine.id, f"anon-{mine.id}", forged, tampered, {"id": mine.id}):
+        for how in ("cookie", "header"):
+            other = user(bad, how=how)
+            assert other.key != mine.key and other.anonymous
+    assert user(token, "alice").key == "user-alice"
 
 
 def test_ui_errors_turns_engine_errors_into_gradio_errors():

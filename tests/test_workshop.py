@@ -137,7 +137,11 @@ def test_workshop_app_enforces_upload_limit(workshop_app):
 def test_mcp_server_lists_named_endpoints_as_tools(workshop_app):
     import httpx
 
-    schema = httpx.get(workshop_app + "gradio_api/mcp/schema", timeout=30).json()
+    # MCP sits behind the same logins as the UI (the schema too).
+    assert httpx.get(workshop_app + "gradio_api/mcp/schema", timeout=30).status_code == 401
+    schema = httpx.get(
+        workshop_app + "gradio_api/mcp/schema", auth=("alice", "pw1"), timeout=30
+    ).json()
     endpoints = {tool["meta"]["endpoint_name"] for tool in schema}
     assert {"models_status", "models_load", "models_unload"} <= endpoints
     load = next(t for t in schema if t["meta"]["endpoint_name"] == "models_load")

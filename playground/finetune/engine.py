@@ -333,17 +333,24 @@ def export_merged(job_dir: Path, out_dir: str | Path) -> Path:
     return out
 
 
-def push_adapter(job_dir: Path, repo_id: str, *, private: bool = True) -> str:
-    """Upload the adapter folder to the Hugging Face Hub (needs a saved token)."""
+def push_adapter(
+    job_dir: Path, repo_id: str, *, private: bool = True, token: str | None = None
+) -> str:
+    """Upload the adapter folder to the Hugging Face Hub.
+
+    ``token`` is the pushing user's own (the web app always passes one: a
+    visitor must never push with the server's credentials). Without it -- the
+    CLI, run by the machine's owner -- the saved login or HF_TOKEN is used.
+    """
     from huggingface_hub import HfApi, get_token
 
-    if not get_token():
+    if token is None and not get_token():
         raise InputError(
             "no Hugging Face token found; run `hf auth login` or set HF_TOKEN, then try again."
         )
     if "/" not in repo_id:
         raise InputError(f"'{repo_id}' is not a repo id; write it as user/name.")
-    api = HfApi()
+    api = HfApi(token=token) if token is not None else HfApi()
     api.create_repo(repo_id, private=private, exist_ok=True)
     api.upload_folder(folder_path=str(Path(job_dir) / "adapter"), repo_id=repo_id)
     return f"https://huggingface.co/{repo_id}"

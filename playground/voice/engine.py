@@ -160,6 +160,7 @@ def clone_stream(
     consent: bool,
     stop: threading.Event | None = None,
     owner: str | None = None,
+    consent_record: dict | None = None,
 ) -> Iterator[SentenceDone | SynthesisResult]:
     """Yield ``SentenceDone`` after each sentence, then the ``SynthesisResult``.
 
@@ -207,19 +208,22 @@ def clone_stream(
         rate = vm.sample_rate
     elapsed = time.perf_counter() - start
     metadata = output_metadata(
-        model_name, registry.entry(model_name).source, reference, text, seed, consent, owner
-    )
+        model_name, registry.entry(model_name).source, reference, text, seed, consent, owner,
+        consent_record=consent_record,
+    )  # fmt: skip
     yield SynthesisResult(joined, rate, sentences, seed, model_name, elapsed, metadata)
 
 
 def clone(registry, model_name: str, reference: Reference, text: str,
           settings: VoiceSettings | None = None, *, consent: bool,
           stop: threading.Event | None = None, owner: str | None = None,
-          on_progress: Callable[[SentenceDone], None] | None = None) -> SynthesisResult:  # fmt: skip
+          on_progress: Callable[[SentenceDone], None] | None = None,
+          consent_record: dict | None = None) -> SynthesisResult:  # fmt: skip
     """``clone_stream`` run to the end; ``on_progress`` sees each finished sentence."""
     for item in clone_stream(
-        registry, model_name, reference, text, settings, consent=consent, stop=stop, owner=owner
-    ):
+        registry, model_name, reference, text, settings, consent=consent, stop=stop, owner=owner,
+        consent_record=consent_record,
+    ):  # fmt: skip
         if isinstance(item, SynthesisResult):
             return item
         if on_progress is not None:
@@ -248,8 +252,13 @@ def output_metadata(
     seed: int,
     consent: bool,
     owner: str | None = None,
+    consent_record: dict | None = None,
 ) -> dict[str, Any]:
-    """What goes into the output WAV (RIFF INFO) and its JSON sidecar."""
+    """What goes into the output WAV (RIFF INFO) and its JSON sidecar.
+
+    ``consent_record`` (a saved voice's: who confirmed, when) is written as is;
+    without it the consent is the one given for this very request by ``owner``.
+    """
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     record = {
         "ai_generated": True,
@@ -267,6 +276,14 @@ def output_metadata(
             "by": owner,
         },
     }
+    if consent_record is not None:
+        record["consent"] = {
+            "confirmed": bool(consent_record.get("confirmed")),
+            "statement": consent_record.get("statement", CONSENT_STATEMENT),
+            "confirmed_at": consent_record.get("at"),
+            "by": consent_record.get("by"),
+            "recorded_with_voice": reference.voice_name,
+        }
     summary = {k: record[k] for k in ("ai_generated", "model", "voice", "seed", "created")}
     summary["consent"] = "speaker permission confirmed by the user" if consent else "none"
     return {

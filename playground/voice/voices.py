@@ -31,6 +31,7 @@ class SavedVoice:
     sample_rate: int
     created: str
     folder: Path
+    consent: dict | None = None  # who confirmed the speaker's permission, and when
 
     @property
     def audio_path(self) -> Path:
@@ -55,8 +56,14 @@ class VoiceLibrary:
                 voices.append(voice)
         return sorted(voices, key=lambda v: v.name.lower())
 
-    def save(self, name: str, reference: Reference, *, consent: bool) -> SavedVoice:
-        """Save (or replace) a voice; needs the speaker's consent like generation does."""
+    def save(
+        self, name: str, reference: Reference, *, consent: bool, by: str | None = None
+    ) -> SavedVoice:
+        """Save (or replace) a voice; needs the speaker's consent like generation does.
+
+        ``by`` is who confirmed it (the app passes the resolved user); the record
+        is what later speech made with this voice carries in its metadata.
+        """
         require_consent(consent)
         name = (name or "").strip()
         if not name:
@@ -81,7 +88,12 @@ class VoiceLibrary:
                     "seconds": round(reference.audio.seconds, 3),
                     "sample_rate": reference.audio.sample_rate,
                     "created": now,
-                    "consent": {"confirmed": True, "statement": CONSENT_STATEMENT, "at": now},
+                    "consent": {
+                        "confirmed": True,
+                        "statement": CONSENT_STATEMENT,
+                        "at": now,
+                        "by": by,
+                    },
                 },
             )
             replace_dir(staging, target)
@@ -104,6 +116,16 @@ class VoiceLibrary:
             raise InputError(f"No saved voice named '{name}'. Your voices: {known}.")
         return voice
 
+    def consent_of(self, name: str) -> dict:
+        """The consent record saved with ``name``; InputError if it has none."""
+        record = self.get(name).consent
+        if not record or not record.get("confirmed") or not record.get("by"):
+            raise InputError(
+                f"The saved voice '{name}' has no record of who confirmed the speaker's "
+                "permission. Save it again in the Voice tab, ticking the consent box."
+            )
+        return record
+
     def delete(self, name: str) -> None:
         voice = self.get(name)
         shutil.rmtree(voice.folder)
@@ -120,6 +142,7 @@ class VoiceLibrary:
             sample_rate=int(meta.get("sample_rate", 0)),
             created=meta.get("created", ""),
             folder=folder,
+            consent=meta.get("consent"),
         )
 
 
