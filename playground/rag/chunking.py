@@ -32,6 +32,10 @@ from playground.rag.text import CJK
 DEFAULT_CHUNK_SIZE = 1000  # characters of English, a CJK character counts 2 (~500 of Chinese)
 DEFAULT_OVERLAP = 150  # 15% of the chunk
 MIN_CHUNK_SIZE = 100
+# A chunk is cut at the best break in the last fifth of its budget: chunks stay close to
+# the target size. Cutting anywhere past half (fragments of 500-1000 characters) lost
+# 2 of 55 English questions from BM25's top 5 and 0.07 MRR in benchmarks/rag_quality.py.
+FILL = 0.8
 
 # A cut point's strength: higher is a better place to cut.
 HEADING, PARAGRAPH, SENTENCE, CLAUSE, LINE, SPACE = 6, 5, 4, 3, 2, 1
@@ -187,7 +191,7 @@ def split_spans(
             end = n
         else:
             limit = int(np.searchsorted(cum, cum[pos] + size, side="right")) - 1
-            floor = int(np.searchsorted(cum, cum[pos] + size // 2))
+            floor = int(np.searchsorted(cum, cum[pos] + size * FILL))
             end = _best_cut(cuts, floor, limit)
         a, b = _strip(text, pos, end)
         if b > a:

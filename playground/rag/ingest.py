@@ -1,7 +1,9 @@
-"""Add files to a collection: parse, chunk, embed, index -- one file at a time.
+"""Add files to a collection: parse and chunk each file, embed all chunks, index once.
 
-A file that cannot be used (unsupported, corrupted, scanned, too big) is
-reported by name and skipped; the others are still indexed. A file whose
+The chunks of every file are embedded in one call, sorted by length, so the
+batches are full and evenly padded; the FAISS and BM25 indexes are built once
+at the end. A file that cannot be used (unsupported, corrupted, scanned, not
+text, too big) is reported by name and skipped; the others are still indexed. A file whose
 content is already in the collection (same SHA-256) is not indexed twice.
 All new documents are committed together at the end, atomically.
 """
