@@ -191,7 +191,7 @@ def _settings_panel(ctx: AppContext, c: dict) -> None:
         )
         with gr.Row():
             c["chunk_size"] = gr.Slider(
-                200, 4000, value=1000, step=50, label=ctx.t("rag.chunk_size")
+                100, 4000, value=1000, step=50, label=ctx.t("rag.chunk_size")
             )
             c["overlap"] = gr.Slider(0, 1000, value=150, step=10, label=ctx.t("rag.overlap"))
         with gr.Row():
