@@ -194,8 +194,10 @@ def _settings_panel(ctx: AppContext, c: dict) -> None:
             info=ctx.t("rag.embedding_info"),
         )
         with gr.Row():
-            c["chunk_size"] = gr.Slider(64, 1024, value=200, step=16, label=ctx.t("rag.chunk_size"))
-            c["overlap"] = gr.Slider(0, 256, value=40, step=8, label=ctx.t("rag.overlap"))
+            c["chunk_size"] = gr.Slider(
+                100, 4000, value=1000, step=50, label=ctx.t("rag.chunk_size")
+            )
+            c["overlap"] = gr.Slider(0, 1000, value=150, step=10, label=ctx.t("rag.overlap"))
         with gr.Row():
             c["k"] = gr.Slider(1, 20, value=5, step=1, label=ctx.t("rag.k"))
             c["mode"] = gr.Radio(
@@ -291,8 +293,8 @@ def _wire_collections(ctx: AppContext, c: dict) -> None:
         files,
         collection: str,
         embedding_model: str | None = None,
-        chunk_size: int = 200,
-        overlap: int = 40,
+        chunk_size: int = 1000,
+        overlap: int = 150,
         client_id: str | None = None,
         request: gr.Request = None,
         progress=gr.Progress(),  # noqa: B008 (gradio's way to ask for a progress bar)
@@ -515,6 +517,8 @@ def _wire_answers(ctx: AppContext, c: dict) -> None:
                 )
                 if not isinstance(sources, str):  # the sources are known from the first update
                     sources = sources_html(question, used, [h for h in hits if h not in used])
+                    if answer.stats:  # how many sources the chat model's window took
+                        sources = f'<p class="rag-stats">{html.escape(answer.stats)}</p>' + sources
                     yield history, sources, raw, gr.skip(), ""
                 else:
                     yield history, gr.skip(), gr.skip(), gr.skip(), ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
 from rag_support import make_pdf
@@ -50,11 +51,28 @@ def test_index_prints_summary_and_skips_bad_files(corpus, tiny_models, tmp_path,
 
 
 def test_index_nothing_readable_exits_2(corpus, tiny_models, tmp_path, capsys):
+    noise = tmp_path / "noise.txt"  # random bytes named .txt: not indexed as Latin-1 text
+    noise.write_bytes(random.Random(1).randbytes(3000))
     code = main(
         ["rag", "index", "--collection", str(tmp_path / "c"), "--config", str(tiny_models),
-         str(corpus / "broken.docx")]
+         str(corpus / "broken.docx"), str(noise)]
     )  # fmt: skip
-    assert code == 2 and "indexed 0 file(s)" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert code == 2 and "indexed 0 file(s)" in captured.out
+    assert "skipped noise.txt: not a text file (binary?)" in captured.out
+    assert "nothing could be indexed: broken.docx (could not read" in captured.err
+    assert "noise.txt (not a text file (binary?)" in captured.err
+
+
+def test_binary_txt_never_reaches_search_results(corpus, tiny_models, tmp_path, capsys):
+    noise = tmp_path / "noise.txt"
+    noise.write_bytes(random.Random(2).randbytes(3000))
+    col = str(tmp_path / "c")
+    argv = ["--collection", col, "--config", str(tiny_models)]
+    assert main(["rag", "index", *argv, str(corpus / "notes.md"), str(noise)]) == 0
+    assert "skipped noise.txt: not a text file (binary?)" in capsys.readouterr().out
+    assert main(["rag", "search", *argv, "--k", "5", "--json", "tea"]) == 0
+    assert {h["source"] for h in json.loads(capsys.readouterr().out)} == {"notes.md"}
 
 
 def test_search_json_shape(built, tiny_models, capsys):
@@ -97,7 +115,7 @@ def test_ask_streams_an_answer_with_sources(built, tiny_models, capsys):
     argv = ["rag", "ask", "--collection", str(built), "--config", str(tiny_models)]
     assert main([*argv, "--model", "tiny-chat", "--min-relevance", "-1", "Where is Everest?"]) == 0
     out = capsys.readouterr().out
-    assert "Sources:" in out and "[1] " in out
+    assert "sources used):" in out and "[1] " in out
     assert main([*argv, "--min-relevance", "1.01", "Where is Everest?"]) == 0
     assert "do not contain" in capsys.readouterr().out
     assert main([*argv, "--context-only", "Where is Everest?"]) == 0

@@ -23,8 +23,11 @@ from playground.rag import (
     ingest,
     open_or_create,
     rrf,
+    weighted_fusion,
 )
+from playground.rag import answer as answer_module
 from playground.rag import index as index_module
+from playground.rag.answer import pack
 from playground.rag.chunking import Chunk
 from playground.rag.index import Hit
 
@@ -73,17 +76,50 @@ def test_rrf_order_on_controlled_rankings():
     assert [i for i, _ in rrf([["z", "a"], ["b"]])][:2] == ["z", "b"]
 
 
+def test_weighted_fusion_keeps_score_gaps():
+    # Dense scaled from its worst: a 1.0, c 0.5, b 0.0. BM25 from 0: b 1.0, a 0.75.
+    dense = (["a", "c", "b"], [0.9, 0.7, 0.5], 0.5, None)
+    keyword = (["b", "a"], [8.0, 6.0], 0.5, 0.0)
+    fused = weighted_fusion([dense, keyword])
+    assert [item for item, _ in fused] == ["a", "b", "c"]
+    assert dict(fused)["a"] == pytest.approx(0.875) and dict(fused)["c"] == pytest.approx(0.25)
+    # A list with no weight does not count at all: the result is the other list's order.
+    ignored = (["x", "y"], [1.0, 0.0], 0.0, None)
+    assert [i for i, _ in weighted_fusion([ignored, (["y", "x"], [2, 1], 1.0, 0.0)])] == ["y", "x"]
+    assert weighted_fusion([(["p", "q"], [0.3, 0.3], 1.0, None)])[0] == ("p", pytest.approx(1.0))
+
+
+def _controlled(monkeypatch, dense, keyword):
+    """Fix what each retriever returns (chunk ids: 0 solar, 1 cooking, 2 zh, 3 law)."""
+    dense_scores = [0.9, 0.85, 0.5, 0.1]
+    keyword_scores = [3.0, 2.9, 0.1]
+    monkeypatch.setattr(Collection, "dense_ranking", lambda self, q, pool: (dense, dense_scores))
+    monkeypatch.setattr(
+        Collection, "keyword_ranking", lambda self, q, pool: (keyword, keyword_scores)
+    )
+
+
 def test_hybrid_fuses_dense_and_keyword(collection, embedder, monkeypatch):
-    # Controlled rankings (chunk ids: 0 solar, 1 cooking, 2 zh, 3 law). Agreement wins:
-    # solar is first for dense only, so it ends last; zh (3rd + 1st) edges out cooking (2nd + 2nd).
-    monkeypatch.setattr(Collection, "dense_ranking", lambda self, q, pool: [0, 1, 2, 3])
-    monkeypatch.setattr(Collection, "keyword_ranking", lambda self, q, pool: [2, 1, 3])
+    _controlled(monkeypatch, [0, 1, 2, 3], [2, 1, 3])
     hits = collection.search("anything", embedder, SearchSettings(k=4))
-    assert [h.chunk.source for h in hits] == ["zh.txt", "cooking.txt", "law.txt", "solar.txt"]
-    assert (hits[0].dense_rank, hits[0].keyword_rank) == (3, 1)
-    assert (hits[3].dense_rank, hits[3].keyword_rank) == (1, None)
+    # cooking is near the top of both lists, so it wins over each list's first place.
+    assert hits[0].chunk.source == "cooking.txt"
+    assert {h.chunk.source for h in hits} == set(FACTS)
+    assert (hits[0].dense_rank, hits[0].keyword_rank) == (2, 2)
     assert [h.rank for h in hits] == [1, 2, 3, 4]
-    assert hits[0].score >= hits[1].score >= hits[2].score
+    assert hits[0].score >= hits[1].score >= hits[2].score >= hits[3].score
+
+
+def test_english_only_embedder_cannot_drag_chinese_search(collection, monkeypatch):
+    english_only = Embedder.from_model(HashingModel(), name="hashing", languages=("en",))
+    _controlled(monkeypatch, [0, 3, 1, 2], [2, 1, 3])
+    hybrid = collection.search("数据库", english_only, SearchSettings(k=3))
+    keyword = collection.search("数据库", english_only, SearchSettings(k=3, mode="keyword"))
+    assert [h.chunk.source for h in hybrid] == [h.chunk.source for h in keyword]
+    assert hybrid[0].relevance == pytest.approx(1.0)  # keyword score, not a foreign cosine
+    # The same lists for an English question: the dense list counts again.
+    english = collection.search("database", english_only, SearchSettings(k=3))
+    assert [h.chunk.source for h in english] != [h.chunk.source for h in keyword]
 
 
 def test_search_modes_find_the_right_document(collection, embedder):
@@ -97,9 +133,10 @@ def test_search_modes_find_the_right_document(collection, embedder):
 
 def test_bm25_understands_chinese(collection):
     # Keyword ranking alone: "数据库" only exists inside the unsegmented phrase "分布式数据库".
-    ranking = collection.keyword_ranking("数据库在哪里", 5)
-    assert collection.chunks[ranking[0]].source == "zh.txt"
-    assert collection.keyword_ranking("竹子", 5) and collection.keyword_ranking("unicorns", 5) == []
+    ranking, scores = collection.keyword_ranking("数据库在哪里", 5)
+    assert collection.chunks[ranking[0]].source == "zh.txt" and scores[0] > 0
+    assert collection.keyword_ranking("竹子", 5)[0]
+    assert collection.keyword_ranking("unicorns", 5) == ([], [])
 
 
 def test_pdf_hits_carry_page_numbers(tmp_path, embedder):
@@ -115,7 +152,8 @@ def test_pdf_hits_carry_page_numbers(tmp_path, embedder):
     report = ingest(c, [pdf], embedder)
     assert report.pages == 3
     hit = c.search("Sahara desert", embedder, SearchSettings(k=1))[0]
-    assert hit.chunk.page == 3 and hit.chunk.source == "atlas.pdf"
+    assert hit.chunk.source == "atlas.pdf"
+    assert hit.chunk.page_at(hit.chunk.text.index("Sahara")) == 3
 
 
 def test_hnsw_above_threshold(monkeypatch):
@@ -159,6 +197,9 @@ def test_above_threshold_streams_with_only_relevant_sources(monkeypatch):
 
     monkeypatch.setitem(
         sys.modules, "playground.chat", types.SimpleNamespace(stream_chat=fake_stream)
+    )
+    monkeypatch.setattr(
+        answer_module, "fit_to_model", lambda r, m, q, hits, s=None: pack(q, hits, lambda _: True)
     )
     hits = [_hit(1, 0.9), _hit(2, 0.1), _hit(3, 0.7)]
     out = list(answer_stream(None, "m", "Capital?", hits, threshold=0.5))
@@ -251,7 +292,7 @@ def test_remove_document_updates_indexes(collection, embedder):
         assert all(
             h.chunk.source != "cooking.txt" for h in c.search("risotto rice broth", embedder)
         )
-        assert c.keyword_ranking("risotto", 5) == []
+        assert c.keyword_ranking("risotto", 5) == ([], [])
         assert len(c.vectors) == len(c.chunks)
     with pytest.raises(InputError, match="no document"):
         collection.remove_document("cooking.txt")

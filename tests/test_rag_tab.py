@@ -24,17 +24,19 @@ def _dropdown_choices(update) -> list[str]:
 def test_index_search_ask_through_the_api(client, tmp_path):
     from gradio_client import handle_file
 
-    pdf = make_pdf(
-        tmp_path / "manual.pdf", ["Power: press the red button.", "Reset: hold for ten seconds."]
-    )
+    pages = [  # ~90 characters a page: with 100-character chunks, one chunk per page
+        "Power: press the red button to switch the unit on. The lamp turns green after a second.",
+        "Reset: hold the red button for ten seconds. The lamp blinks twice when it is done now.",
+    ]
+    pdf = make_pdf(tmp_path / "manual.pdf", pages)
     bad = tmp_path / "broken.pdf"
     bad.write_bytes(b"garbage")
     status, collections, docs, _picker, _files = client.predict(
         [handle_file(str(pdf)), handle_file(str(bad))],
         "Manuals",
         "tiny-embedding",
-        200,
-        40,
+        100,
+        0,
         "browser-one",
         api_name="/rag_index",
     )

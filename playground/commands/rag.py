@@ -26,10 +26,9 @@ def register(sub) -> None:
     index.add_argument(
         "files", nargs="+", metavar="FILE", help="PDF, DOCX, TXT, MD, HTML, CSV, XLSX"
     )
-    index.add_argument(
-        "--chunk-size", type=int, metavar="TOKENS", help="chunk budget (default 200)"
-    )
-    index.add_argument("--overlap", type=int, metavar="TOKENS", help="chunk overlap (default 40)")
+    index.add_argument("--chunk-size", type=int, metavar="CHARS",
+                       help="chunk budget in characters, a CJK character counting 2 (default 1000)")  # fmt: skip
+    index.add_argument("--overlap", type=int, metavar="CHARS", help="chunk overlap (default 150)")
     index.add_argument("--max-file-size", type=float, default=100.0, metavar="MB",
                        help="skip files larger than this (default 100)")  # fmt: skip
     index.set_defaults(handler=_index)
@@ -108,6 +107,7 @@ def _settings(args: argparse.Namespace):
 
 def _index(args: argparse.Namespace) -> int:
     from playground.rag import ChunkSettings, Collection, embedder_for, ingest, open_or_create
+    from playground.rag.chunking import DEFAULT_CHUNK_SIZE, DEFAULT_OVERLAP
 
     registry = _registry(args.config)
     recorded = (
@@ -117,8 +117,8 @@ def _index(args: argparse.Namespace) -> int:
     chunking = None
     if args.chunk_size or args.overlap is not None:
         chunking = ChunkSettings(
-            chunk_size=args.chunk_size or 200,
-            overlap=args.overlap if args.overlap is not None else 40,
+            chunk_size=args.chunk_size or DEFAULT_CHUNK_SIZE,
+            overlap=args.overlap if args.overlap is not None else DEFAULT_OVERLAP,
         )
     collection = open_or_create(args.collection, embedder, chunking=chunking)
     total = len(args.files)
@@ -147,7 +147,12 @@ def _index(args: argparse.Namespace) -> int:
         f"collection {args.collection}: {len(collection.documents)} document(s), "
         f"{len(collection.chunks)} chunk(s), embedding model {collection.embedding.name}"
     )
-    return 0 if report.added else 2
+    if report.added:
+        return 0
+    reasons = [f"{name} ({why.removeprefix(f'{name}: ')})" for name, why in report.skipped]
+    reasons += [f"{name} (already in the collection)" for name in report.duplicates]
+    print("nothing could be indexed: " + "; ".join(reasons), file=sys.stderr)
+    return 2
 
 
 def _search(args: argparse.Namespace) -> int:
@@ -222,10 +227,12 @@ def _ask(args: argparse.Namespace) -> int:
         shown = answer.text
     print()
     if answer is not None and answer.found:
-        print("\nSources:")
+        from playground.rag.answer import page_label
+
+        print(f"\nSources ({answer.stats}):")
         for n, hit in enumerate(answer.hits, 1):
             c = hit.chunk
-            page = f", page {c.page}" if c.page else ""
+            page = f", page {page_label(c.pages)}" if c.pages else ""
             print(f"[{n}] {c.source}{page} (relevance {hit.relevance:.2f})")
     return 0
 

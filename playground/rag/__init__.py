@@ -14,7 +14,7 @@ from playground.rag.answer import (
 )
 from playground.rag.chunking import Chunk, ChunkSettings, chunk_document, split_spans
 from playground.rag.embedder import Embedder, EmbeddingInfo, embedder_for
-from playground.rag.fusion import rrf
+from playground.rag.fusion import rrf, weighted_fusion
 from playground.rag.index import Collection, DocumentInfo, Hit, SearchSettings
 from playground.rag.ingest import IngestReport, ingest, open_or_create
 from playground.rag.parsing import ParsedDocument, Section, parse_file, supported_suffixes
@@ -47,6 +47,7 @@ __all__ = [
     "parse_file",
     "relevant",
     "rrf",
+    "weighted_fusion",
     "split_spans",
     "supported_suffixes",
 ]

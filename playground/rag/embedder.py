@@ -33,13 +33,23 @@ class EmbeddingInfo:
     dimension: int = 0
     query_prefix: str = ""
     document_prefix: str = ""
+    # Languages the model was trained on (``languages`` in models.yaml, or the model
+    # card's ``language``); empty when unknown. Search trusts dense scores only for these.
+    languages: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "languages": list(self.languages)}
 
     @classmethod
     def from_dict(cls, data: dict) -> EmbeddingInfo:
-        return cls(**{k: data.get(k, getattr(cls, k, "")) for k in cls.__dataclass_fields__})
+        values = {k: data.get(k, getattr(cls, k, "")) for k in cls.__dataclass_fields__}
+        values["languages"] = tuple(data.get("languages") or ())
+        return cls(**values)
+
+    def covers(self, language: str) -> bool:
+        """Whether queries in ``language`` are in the model's languages (unknown: assume so)."""
+        known = set(self.languages)
+        return not known or "multilingual" in known or language in known
 
     def same_model(self, other: EmbeddingInfo) -> bool:
         """Same weights (by name, or by folder) used with the same prefixes."""
@@ -68,10 +78,12 @@ class Embedder:
         self._hold = hold
 
     @classmethod
-    def from_model(cls, model: Any, name: str = "custom", **prefixes: str) -> Embedder:
+    def from_model(
+        cls, model: Any, name: str = "custom", languages: tuple[str, ...] = (), **prefixes: str
+    ) -> Embedder:
         """An embedder over an already loaded model (tests, notebooks)."""
         dim = _dimension(model)
-        info = EmbeddingInfo(name=name, dimension=dim, **prefixes)
+        info = EmbeddingInfo(name=name, dimension=dim, languages=tuple(languages), **prefixes)
         return cls(info, lambda: nullcontext(model))
 
     @property
@@ -185,6 +197,7 @@ def _registry_embedder(registry, entry: ModelEntry) -> Embedder:
         dimension=0,
         query_prefix=str(options.get("query_prefix", "")),
         document_prefix=str(options.get("document_prefix", "")),
+        languages=tuple(entry.languages),
     )
     embedder = Embedder(info, lambda: registry.use(entry.name))
     embedder.info = EmbeddingInfo(**{**info.to_dict(), "dimension": dimension()})
@@ -229,5 +242,27 @@ def _register_folder(registry, folder: Path, name: str | None = None) -> str:
     while candidate in registry.names():
         n += 1
         candidate = f"{base}-{n}"
-    registry.register(ModelEntry(name=candidate, task="embedding", source=str(folder)))
+    registry.register(
+        ModelEntry(
+            name=candidate, task="embedding", source=str(folder), languages=card_languages(folder)
+        )
+    )
     return candidate
+
+
+def card_languages(folder: Path) -> list[str]:
+    """``language`` from the model card's front matter (README.md), as the Hub shows it."""
+    card = folder / "README.md"
+    text = card.read_text(encoding="utf-8", errors="replace") if card.is_file() else ""
+    match = re.match(r"---\n(.*?)\n---", text, re.S)
+    if not match:
+        return []
+    import yaml
+
+    try:
+        meta = yaml.safe_load(match.group(1)) or {}
+    except yaml.YAMLError:
+        return []
+    value = meta.get("language") if isinstance(meta, dict) else None
+    values = [value] if isinstance(value, str) else value or []
+    return [str(v) for v in values if isinstance(v, str)]

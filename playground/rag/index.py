@@ -33,22 +33,25 @@ import numpy as np
 from playground.errors import InputError
 from playground.rag.chunking import Chunk, ChunkSettings
 from playground.rag.embedder import Embedder, EmbeddingInfo
-from playground.rag.fusion import rrf
-from playground.rag.text import keyword_tokens
+from playground.rag.fusion import dense_weight, weighted_fusion
+from playground.rag.text import keyword_tokens, language_of
 from playground.storage import atomic_write_bytes, atomic_write_json, atomic_write_text, replace_dir
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2  # 2: chunk sizes in characters, chunks record the page of each part
 HNSW_THRESHOLD = 20_000  # chunks; below it an exact index is both fast and exact
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 128
 MODES = ("hybrid", "dense", "keyword")
+CHUNK_UNIT = "chars"  # chunk sizes in characters, a CJK character counting 2
+# A hit shorter than this (characters) is given to the chat model with its next chunk.
+SHORT_HIT = 300
 _LOCKS: defaultdict[str, threading.RLock] = defaultdict(threading.RLock)
 
 
 @dataclass
 class SearchSettings:
-    """How to search: hybrid (dense + BM25 fused by RRF), dense or keyword only."""
+    """How to search: hybrid (dense + BM25, weighted normalised scores), dense or keyword only."""
 
     k: int = 5
     mode: str = "hybrid"
@@ -76,6 +79,8 @@ class Hit:
     relevance: float
     dense_rank: int | None = None
     keyword_rank: int | None = None
+    # The next chunk of the same document, for a hit too short to stand on its own.
+    neighbour: Chunk | None = None
 
     def to_json(self) -> dict:
         c = self.chunk
@@ -133,7 +138,11 @@ class Collection:
             "created": time.time(),
             "updated": time.time(),
             "embedding": embedding.to_dict(),
-            "chunking": {"chunk_size": chunking.chunk_size, "overlap": chunking.overlap},
+            "chunking": {
+                "chunk_size": chunking.chunk_size,
+                "overlap": chunking.overlap,
+                "unit": CHUNK_UNIT,
+            },
             "documents": [],
         }
         collection = cls(path, manifest, [], np.zeros((0, embedding.dimension), "float32"))
@@ -156,7 +165,7 @@ class Collection:
         if manifest.get("format", 0) > FORMAT:
             raise InputError(f"{path} was written by a newer version of the playground; upgrade.")
         with open(path / "chunks.jsonl", encoding="utf-8") as handle:
-            chunks = [Chunk(**json.loads(line)) for line in handle if line.strip()]
+            chunks = [Chunk.from_dict(json.loads(line)) for line in handle if line.strip()]
         vectors = np.load(path / "vectors.npy")
         dense = _read_faiss(path / "dense.faiss") if chunks else None
         bm25 = _read_bm25(path / "bm25") if chunks else None
@@ -184,7 +193,10 @@ class Collection:
 
     @property
     def chunking(self) -> ChunkSettings:
-        return ChunkSettings(**self.manifest["chunking"])
+        recorded = self.manifest["chunking"]
+        if recorded.get("unit") != CHUNK_UNIT:  # sizes in tokens, before format 2: use defaults
+            return ChunkSettings()
+        return ChunkSettings(recorded["chunk_size"], recorded["overlap"])
 
     @property
     def documents(self) -> list[DocumentInfo]:
@@ -279,31 +291,26 @@ class Collection:
                 f"the query vector has {qvec.shape[0]} dimensions but collection "
                 f"'{self.name}' has {self.vectors.shape[1]}: a different embedding model."
             )
-        dense = self.dense_ranking(qvec, pool) if settings.mode != "keyword" else []
-        keyword = self.keyword_ranking(query, pool) if settings.mode != "dense" else []
+        trusted = embedder.info.covers(language_of(query))
+        dense, dense_scores = (
+            self.dense_ranking(qvec, pool) if settings.mode != "keyword" else ([], [])
+        )
+        keyword, keyword_scores = (
+            self.keyword_ranking(query, pool) if settings.mode != "dense" else ([], [])
+        )
         if settings.mode == "hybrid":
-            fused = rrf([dense, keyword])
-        elif settings.mode == "dense":
-            fused = [(i, float(self.vectors[i] @ qvec)) for i in dense]
-        else:
-            fused = [
-                (i, s) for i, s in zip(keyword, self._keyword_scores(query, keyword), strict=True)
-            ]
-        dense_pos = {i: r for r, i in enumerate(dense, 1)}
-        keyword_pos = {i: r for r, i in enumerate(keyword, 1)}
-        hits = [
-            Hit(
-                rank=0,
-                chunk=self.chunks[i],
-                score=float(score),
-                relevance=float(self.vectors[i] @ qvec),
-                dense_rank=dense_pos.get(i),
-                keyword_rank=keyword_pos.get(i),
+            weight = dense_weight(trusted)
+            fused = weighted_fusion(
+                # Dense: scaled between the pool's worst and best; BM25: from 0, the score
+                # of every chunk without a query word.
+                [(dense, dense_scores, weight, None), (keyword, keyword_scores, 1 - weight, 0.0)]
             )
-            for i, score in fused[
-                : max(settings.k, settings.rerank_pool if settings.reranker else 0)
-            ]
-        ]
+        elif settings.mode == "dense":
+            fused = list(zip(dense, dense_scores, strict=True))
+        else:
+            fused = list(zip(keyword, keyword_scores, strict=True))
+        keep = max(settings.k, settings.rerank_pool if settings.reranker else 0)
+        hits = self._hits(fused[:keep], qvec, dense, keyword, keyword_scores, trusted)
         if settings.reranker:
             hits = rerank(registry, settings.reranker, query, hits)
         hits = hits[: settings.k]
@@ -311,20 +318,59 @@ class Collection:
             hit.rank = rank
         return hits
 
-    def dense_ranking(self, qvec: np.ndarray, pool: int) -> list[int]:
+    def _hits(self, fused, qvec, dense, keyword, keyword_scores, trusted: bool) -> list[Hit]:
+        """Hits for the fused ``(chunk index, score)`` list.
+
+        Relevance is the cosine similarity, except for a query in a language the
+        embedder does not know: there the keyword score relative to the best one.
+        """
+        dense_pos = {i: r for r, i in enumerate(dense, 1)}
+        keyword_pos = {i: r for r, i in enumerate(keyword, 1)}
+        top = max(keyword_scores, default=0.0) or 1.0
+        by_keyword = {i: s / top for i, s in zip(keyword, keyword_scores, strict=True)}
+        hits = []
+        for i, score in fused:
+            relevance = float(self.vectors[i] @ qvec) if trusted else by_keyword.get(i, 0.0)
+            hits.append(
+                Hit(
+                    rank=0,
+                    chunk=self.chunks[i],
+                    score=float(score),
+                    relevance=relevance,
+                    dense_rank=dense_pos.get(i),
+                    keyword_rank=keyword_pos.get(i),
+                    neighbour=self._neighbour(i),
+                )  # fmt: skip
+            )
+        return hits
+
+    def _neighbour(self, i: int) -> Chunk | None:
+        chunk = self.chunks[i]
+        if len(chunk.text) >= SHORT_HIT:
+            return None
+        for j in (i + 1, i - 1):
+            if 0 <= j < len(self.chunks) and self.chunks[j].doc_id == chunk.doc_id:
+                return self.chunks[j]
+        return None
+
+    def dense_ranking(self, qvec: np.ndarray, pool: int) -> tuple[list[int], list[float]]:
+        """The ``pool`` nearest chunk indexes, best first, and their cosine similarities."""
         if self._dense is None:
             self._dense = build_dense_index(self.vectors)
-        _, ids = self._dense.search(qvec[None, :].astype("float32"), pool)
-        return [int(i) for i in ids[0] if i >= 0]
+        scores, ids = self._dense.search(qvec[None, :].astype("float32"), pool)
+        found = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        return [i for i, _ in found], [s for _, s in found]
 
-    def keyword_ranking(self, query: str, pool: int) -> list[int]:
+    def keyword_ranking(self, query: str, pool: int) -> tuple[list[int], list[float]]:
+        """The chunk indexes with a BM25 score above zero, best first, and their scores."""
         scores = self._bm25_scores(query)
         if scores is None:
-            return []
+            return [], []
         pool = min(pool, len(scores))
         top = np.argpartition(-scores, pool - 1)[:pool]
         top = top[np.argsort(-scores[top], kind="stable")]
-        return [int(i) for i in top if scores[i] > 0]
+        ids = [int(i) for i in top if scores[i] > 0]
+        return ids, [float(scores[i]) for i in ids]
 
     def _bm25_scores(self, query: str) -> np.ndarray | None:
         if self._bm25 is None:
@@ -333,10 +379,6 @@ class Collection:
         if not ids:
             return None
         return self._bm25.get_scores(ids)
-
-    def _keyword_scores(self, query: str, ids: list[int]) -> list[float]:
-        scores = self._bm25_scores(query)
-        return [float(scores[i]) for i in ids] if scores is not None else []
 
 
 def rerank(registry: Any, name: str, query: str, hits: list[Hit]) -> list[Hit]:

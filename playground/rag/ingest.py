@@ -1,7 +1,9 @@
-"""Add files to a collection: parse, chunk, embed, index -- one file at a time.
+"""Add files to a collection: parse and chunk each file, embed all chunks, index once.
 
-A file that cannot be used (unsupported, corrupted, scanned, too big) is
-reported by name and skipped; the others are still indexed. A file whose
+The chunks of every file are embedded in one call, sorted by length, so the
+batches are full and evenly padded; the FAISS and BM25 indexes are built once
+at the end. A file that cannot be used (unsupported, corrupted, scanned, not
+text, too big) is reported by name and skipped; the others are still indexed. A file whose
 content is already in the collection (same SHA-256) is not indexed twice.
 All new documents are committed together at the end, atomically.
 """
@@ -87,16 +89,42 @@ def ingest(
     chunking = chunking or collection.chunking
     items = [(Path(f[0]), f[1]) if isinstance(f, tuple) else (Path(f), Path(f).name) for f in files]
     report = IngestReport()
-    pending: list = []
+    parsed = _parse_all(items, collection, chunking, report, progress, max_file_mb)
+    # All chunks of all files in one call: sorted by length across the whole upload,
+    # so every batch is full and evenly padded (a file at a time leaves ragged batches).
+    texts = [embedding_text(c) for _, chunks in parsed for c in chunks]
+
+    def embedded(done: int, n: int) -> None:
+        if progress:
+            progress(0.3 + 0.65 * done / max(1, n), f"embedded {done}/{n} chunks")
+
+    vectors = embedder.embed_documents(texts, progress=embedded)
+    pending, row = [], 0
+    for info, chunks in parsed:
+        pending.append((info, chunks, vectors[row : row + len(chunks)]))
+        row += len(chunks)
+    if pending:
+        if progress:
+            progress(0.95, "saving the collection")
+        collection.add(pending)
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _parse_all(
+    items: list[tuple[Path, str]],
+    collection: Collection,
+    chunking: ChunkSettings,
+    report: IngestReport,
+    progress: Progress | None,
+    max_file_mb: float = DEFAULT_MAX_FILE_MB,
+) -> list[tuple[DocumentInfo, list]]:
+    """Parse and chunk each file; the ones that cannot be used go to ``report.skipped``."""
+    out = []
     seen = {d.sha256 for d in collection.documents}
-    total = max(1, len(items))
     for number, (path, name) in enumerate(items):
-
-        def step(fraction: float, what: str, number=number, name=name) -> None:
-            if progress:
-                progress((number + fraction) / total, f"{name}: {what}")
-
-        step(0.0, "reading")
+        if progress:
+            progress(0.3 * number / max(1, len(items)), f"{name}: reading")
         try:
             _check_size(path, name, max_file_mb)
             digest = file_sha256(path) if path.is_file() else ""
@@ -109,29 +137,12 @@ def ingest(
             continue
         doc_id = doc.sha256[:16]
         chunks = chunk_document(doc, doc_id, chunking)
-        step(0.2, f"{len(chunks)} chunks, embedding")
-        vectors = embedder.embed_documents(
-            [embedding_text(c) for c in chunks],
-            progress=lambda done, n: step(0.2 + 0.8 * done / max(1, n), f"embedded {done}/{n}"),
-        )
-        info = DocumentInfo(
-            id=doc_id,
-            name=name,
-            sha256=doc.sha256,
-            kind=doc.kind,
-            size=doc.size,
-            pages=doc.pages,
-            chunks=len(chunks),
-        )
-        pending.append((info, chunks, vectors))
+        info = DocumentInfo(id=doc_id, name=name, sha256=doc.sha256, kind=doc.kind,
+                            size=doc.size, pages=doc.pages, chunks=len(chunks))  # fmt: skip
+        out.append((info, chunks))
         seen.add(doc.sha256)
         report.added.append(info)
-    if pending:
-        if progress:
-            progress(1.0, "saving the collection")
-        collection.add(pending)
-    report.seconds = time.perf_counter() - start
-    return report
+    return out
 
 
 def _check_size(path: Path, name: str, max_file_mb: float) -> None:

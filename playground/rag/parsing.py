@@ -90,6 +90,8 @@ def parse_file(path: str | Path, *, name: str | None = None) -> ParsedDocument:
     kind, parse = _PARSERS[suffix]
     try:
         sections, pages = parse(path)
+    except NotTextError as exc:
+        raise InputError(f"{name}: {exc}") from None
     except InputError:
         raise
     except Exception as exc:  # each library raises its own errors on broken files
@@ -157,15 +159,38 @@ def _pdf(path: Path) -> tuple[list[Section], int | None]:
     return sections, len(reader.pages)
 
 
+class NotTextError(InputError):
+    """A file named like text whose bytes are not text."""
+
+
+# Above this share of control or replacement characters a decoded file is not text:
+# random bytes decoded as Latin-1 give ~24% (62 of 256 byte values are controls),
+# real text well under 1% (form feeds in old licence files, a stray escape).
+MAX_CONTROL_SHARE = 0.05
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ufffd]")
+
+
 def read_text_file(path: Path) -> str:
-    """Decode a text file: UTF-8 (with or without BOM), then GB18030 for Chinese, then Latin-1."""
+    """Decode a text file: UTF-8 (with or without BOM), then GB18030 for Chinese, then Latin-1.
+
+    ``NotTextError`` when the result is mostly control or replacement characters.
+    """
     data = path.read_bytes()
     for encoding in ("utf-8-sig", "gb18030"):
         try:
-            return data.decode(encoding)
+            text = data.decode(encoding)
+            break
         except UnicodeDecodeError:
             continue
-    return data.decode("latin-1")
+    else:
+        text = data.decode("latin-1")
+    sample = text[:65536]
+    if sample and len(_CONTROL_RE.findall(sample)) > MAX_CONTROL_SHARE * len(sample):
+        raise NotTextError(
+            "not a text file (binary?): most of it decodes to control characters. "
+            "Upload the document itself (PDF, DOCX, TXT, MD, HTML, CSV, XLSX)."
+        )
+    return text
 
 
 @_parser("txt", ".txt", ".text", ".rst", ".log")

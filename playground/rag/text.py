@@ -115,6 +115,11 @@ def has_cjk(text: str) -> bool:
     return bool(HAS_CJK_RE.search(text))
 
 
+def language_of(text: str) -> str:
+    """``"zh"`` for text with Chinese (or other CJK) characters, else ``"en"``."""
+    return "zh" if has_cjk(text) else "en"
+
+
 def token_spans(text: str) -> list[tuple[int, int]]:
     """``(start, end)`` of every counted token in ``text``."""
     return [m.span() for m in TOKEN_RE.finditer(text)]
