@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gradio as gr
 
-from playground.device import format_bytes
 from tabs.common import AppContext, ui_errors
 
 HEADERS = ["name", "task", "state", "device", "memory", "in use", "source", "error"]
@@ -27,10 +26,14 @@ def status_rows(ctx: AppContext) -> list[list[str]]:
 
 
 def summary(ctx: AppContext) -> str:
-    used = ctx.registry.used_bytes()
+    """How many models are loaded, and each device's use (and loads in flight) of its budget."""
     loaded = sum(1 for s in ctx.registry.status() if s.state == "loaded")
-    budget = ctx.registry.budget_bytes()
-    return f"**{loaded}** loaded · {format_bytes(used)} of {format_bytes(budget)} budget"
+    devices = ctx.registry.memory()
+    if not devices:  # no device chosen yet (finding the GPU would import torch at start-up)
+        budget = ctx.registry.config.defaults.memory_budget
+        share = "90% of GPU memory, 60% of RAM" if budget == "auto" else f"{budget} per device"
+        return f"**{loaded}** loaded · nothing in memory yet · budget: {share}"
+    return f"**{loaded}** loaded · " + " · ".join(f"{d.describe()} budget" for d in devices)
 
 
 def build(ctx: AppContext) -> None:
