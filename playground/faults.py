@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
 from collections import Counter
@@ -40,6 +41,8 @@ def fault_point(name: str) -> None:
         if _hits[name] != int(nth or 1):
             return
     action = os.environ.get(ACTION_ENV, "kill")
+    # Said on stderr first (a job's log), so a test knows the process got this far.
+    print(f"fault point {name} reached: {action}", file=sys.stderr, flush=True)
     if action == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
     if action == "hang-hard":
