@@ -405,7 +405,7 @@ def _wire(ctx: AppContext, c: dict) -> None:
     def _job_view(job_dir: Path, request):
         status = jobs.read_status(job_dir)
         state = status.get("state")
-        resumable = state in ("cancelled", "failed") and jobs.last_checkpoint(job_dir) is not None
+        resumable = state in ("cancelled", "failed")  # no checkpoint yet: it starts over
         return (
             status_markdown(job_dir, status, request),
             metrics_frame(job_dir),
@@ -505,14 +505,12 @@ def _wire(ctx: AppContext, c: dict) -> None:
 
     @ui_errors
     def resume(job_id, client_id, request: gr.Request = None):
-        """Resume a cancelled or failed job from its last checkpoint."""
+        """Resume a cancelled or failed job from its last checkpoint (or from the start)."""
         job_dir = jobs.job_dir_for(ctx.data_dir, _owner(request, client_id), job_id)
         state = jobs.read_status(job_dir).get("state")
         if state in jobs.ACTIVE:
             raise gr.Error(tr("already_running", request))
-        if jobs.last_checkpoint(job_dir) is None:
-            raise gr.Error(tr("no_checkpoint", request))
-        jobs.launch(job_dir, resume=True)
+        jobs.launch(job_dir, resume=True)  # refused "already running" on a double click
         return _job_view(job_dir, request)
 
     c["resume"].click(

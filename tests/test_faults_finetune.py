@@ -80,7 +80,7 @@ def loss_steps(job_dir: Path) -> list[int]:
 
 @pytest.mark.parametrize(
     "fault",
-    ["finetune.before-load", "finetune.loading", "finetune.step:7", "finetune.saving:2"],
+    ["finetune.before-load", "finetune.loading", "finetune.step:8", "finetune.saving:2"],
 )
 def test_kill_the_trainer_then_resume_finishes(make_job, monkeypatch, fault):
     job_dir = make_job()
@@ -92,7 +92,7 @@ def test_kill_the_trainer_then_resume_finishes(make_job, monkeypatch, fault):
     assert status["state"] == "failed" and "Resume" in status["message"], status
     if fault.startswith("finetune.step"):
         assert jobs.last_checkpoint(job_dir).name == "checkpoint-6"
-        assert loss_steps(job_dir)[-1] == 7  # logged past the checkpoint: dropped on resume
+        assert loss_steps(job_dir)[-1] == 7  # step 7 logged past the checkpoint: dropped on resume
     if fault.startswith("finetune.saving"):
         assert jobs.last_checkpoint(job_dir).name == "checkpoint-2"
         assert [(s, done) for s, _p, done in jobs.checkpoints(job_dir)] == [(2, True), (4, False)]
