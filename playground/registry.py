@@ -176,6 +176,7 @@ class Registry:
             if replace and name in self._loaded:
                 self._unload_locked(name)
             self._entries[name] = entry
+        free_memory()
 
     # ------------------------------------------------------------ loading
 
@@ -226,6 +227,7 @@ class Registry:
     def _load(self, entry: ModelEntry) -> Any:
         device = device_key(resolve_device(self.config.resolve_device(entry)))
         self._reserve(entry.name, self.estimate_bytes(entry), device)
+        free_memory()  # give evicted models' memory back before loading (outside the lock)
         ctx = LoadContext(
             device=device,
             dtype=self.config.resolve_dtype(entry),
@@ -422,8 +424,9 @@ class Registry:
                 closer()
             except Exception as exc:  # closing must never block freeing memory
                 log.warning("closing %s raised %s", name, exc)
+        # free_memory() (a full gc) runs after the lock is released: under it, every
+        # eviction would stall all other callers for the length of a collection.
         del loaded
-        free_memory()
 
     # ------------------------------------------------------------ status
 
