@@ -5,6 +5,12 @@ use, exactly once even when many users ask at the same moment, and unloaded
 least-recently-used first when a new load would exceed the memory budget. A
 model that a running generation holds (``with registry.use(name)``) is never
 evicted.
+
+Memory is accounted per device (``cpu``, ``cuda:0``, ...) against that device's
+budget. A load reserves its estimate before the loader runs, so loads in
+flight count: a load is admitted only while loaded + reserved + its estimate
+fit the budget; otherwise it evicts idle models, waits for other loads in
+flight to settle, or raises ``OutOfMemoryError`` naming what holds the memory.
 """
 
 from __future__ import annotations
@@ -74,6 +80,32 @@ class _Loaded:
     loaded_at: float = field(default_factory=time.time)
 
 
+@dataclass
+class _Reservation:
+    device: str
+    memory_bytes: int
+    thread: int = field(default_factory=threading.get_ident)
+
+
+@dataclass
+class DeviceMemory:
+    """One device's budget and what is loaded on it or reserved by loads in flight."""
+
+    device: str
+    budget_bytes: int
+    used_bytes: int
+    reserved_bytes: int
+    loaded: int
+
+    def describe(self) -> str:
+        text = (
+            f"{self.device}: {format_bytes(self.used_bytes)} of {format_bytes(self.budget_bytes)}"
+        )
+        if self.reserved_bytes:
+            text += f" (+{format_bytes(self.reserved_bytes)} loading)"
+        return text
+
+
 Loader = Callable[[ModelEntry, LoadContext], Any]
 
 
@@ -90,6 +122,9 @@ class Registry:
         self.config = config
         self._entries: dict[str, ModelEntry] = {m.name: m for m in config.models}
         self._lock = threading.RLock()
+        # Signalled whenever memory is freed or a reservation settles (admission waits on it).
+        self._changed = threading.Condition(self._lock)
+        self._reserved: dict[str, _Reservation] = {}
         self._model_locks: dict[str, threading.Lock] = {}
         self._loaded: OrderedDict[str, _Loaded] = OrderedDict()  # least recently used first
         self._errors: dict[str, str] = {}
@@ -124,14 +159,30 @@ class Registry:
                 known=known,
             ) from None
 
-    def register(self, entry: ModelEntry, *, replace: bool = False) -> None:
-        """Add a model at run time (for example a freshly trained LoRA adapter)."""
-        with self._lock:
-            if entry.name in self._entries and not replace:
-                raise PlaygroundError(f"a model named '{entry.name}' is already registered")
-            if replace and entry.name in self._loaded:
-                self._unload_locked(entry.name)
-            self._entries[entry.name] = entry
+    def register(self, entry: ModelEntry, *, replace: bool = False, wait: float = 5.0) -> None:
+        """Add a model at run time (for example a freshly trained LoRA adapter).
+
+        ``replace=True`` swaps an existing entry; a loaded copy is unloaded first.
+        While that model is in use or loading, this waits up to ``wait`` seconds
+        for it to be released, then refuses: a running generation keeps its model.
+        """
+        name = entry.name
+        deadline = time.monotonic() + wait
+        with self._changed:
+            if name in self._entries and not replace:
+                raise PlaygroundError(f"a model named '{name}' is already registered")
+            while self._in_use[name] > 0 or name in self._loading:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise PlaygroundError(
+                        f"'{name}' is in use by a running generation (or loading); stop it or "
+                        "wait for it to finish, then replace it."
+                    )
+                self._changed.wait(left)
+            if replace and name in self._loaded:
+                self._unload_locked(name)
+            self._entries[name] = entry
+        free_memory()
 
     # ------------------------------------------------------------ loading
 
@@ -155,8 +206,10 @@ class Registry:
             try:
                 return self._load(entry)
             finally:
-                with self._lock:
+                with self._changed:
                     self._loading.discard(name)
+                    self._reserved.pop(name, None)
+                    self._changed.notify_all()
 
     @contextmanager
     def use(self, name: str) -> Iterator[Any]:
@@ -171,14 +224,16 @@ class Registry:
         try:
             yield obj
         finally:
-            with self._lock:
+            with self._changed:
                 self._in_use[name] -= 1
                 if self._in_use[name] <= 0:
                     del self._in_use[name]
+                    self._changed.notify_all()
 
     def _load(self, entry: ModelEntry) -> Any:
-        device = resolve_device(self.config.resolve_device(entry))
-        self._make_room(self.estimate_bytes(entry), device, keep=entry.name)
+        device = device_key(resolve_device(self.config.resolve_device(entry)))
+        self._reserve(entry.name, self.estimate_bytes(entry), device)
+        free_memory()  # give evicted models' memory back before loading (outside the lock)
         ctx = LoadContext(
             device=device,
             dtype=self.config.resolve_dtype(entry),
@@ -203,16 +258,21 @@ class Registry:
             measured = (
                 after - before if before is not None and after is not None else module_bytes(obj)
             )
-        with self._lock:
+        with self._changed:
+            # The reservation turns into the measured use in one step: never counted twice.
+            self._reserved.pop(entry.name, None)
             self._loaded[entry.name] = _Loaded(
-                obj, str(getattr(obj, "device", device)), int(measured)
+                obj, device_key(str(getattr(obj, "device", device))), int(measured)
             )
             self._load_seconds[entry.name] = seconds
             self.load_count[entry.name] += 1
+            # It may have measured more than estimated: evict idle models to get back in budget.
+            where = self._loaded[entry.name].device
+            self._fits(0, where, self.budget_bytes(where), keep=entry.name)
+            self._changed.notify_all()
         log.info(
             "loaded %s on %s in %.1fs (%s)", entry.name, device, seconds, format_bytes(measured)
         )
-        self._make_room(0, device, keep=entry.name)
         return obj
 
     def _fail(self, name: str, message: str) -> None:
@@ -223,7 +283,7 @@ class Registry:
     # ------------------------------------------------------------ memory
 
     def budget_bytes(self, device: str = "cpu") -> int:
-        """The memory budget: from the models file, or 90% of the GPU / 60% of RAM."""
+        """A device's memory budget: from the models file, or 90% of the GPU / 60% of RAM."""
         if self._budget_override is not None:
             return self._budget_override
         budget = self.config.defaults.memory_budget
@@ -232,12 +292,41 @@ class Registry:
         share = 0.9 if device.startswith("cuda") else 0.6
         return int(total_memory_bytes(device) * share)
 
-    def used_bytes(self) -> int:
+    def used_bytes(self, device: str | None = None) -> int:
+        """Bytes held by loaded models on ``device`` (on every device when None)."""
+        key = device_key(device) if device else None
         with self._lock:
-            return sum(m.memory_bytes for m in self._loaded.values())
+            return sum(m.memory_bytes for m in self._loaded.values() if key in (None, m.device))
+
+    def reserved_bytes(self, device: str | None = None) -> int:
+        """Bytes reserved by loads in flight on ``device`` (on every device when None)."""
+        key = device_key(device) if device else None
+        with self._lock:
+            return sum(r.memory_bytes for r in self._reserved.values() if key in (None, r.device))
+
+    def memory(self) -> list[DeviceMemory]:
+        """Budget and use of every device that holds or is loading a model."""
+        with self._lock:
+            devices = {m.device for m in self._loaded.values()}
+            devices |= {r.device for r in self._reserved.values()}
+            return [
+                DeviceMemory(
+                    device=d,
+                    budget_bytes=self.budget_bytes(d),
+                    used_bytes=self.used_bytes(d),
+                    reserved_bytes=self.reserved_bytes(d),
+                    loaded=sum(1 for m in self._loaded.values() if m.device == d),
+                )
+                for d in sorted(devices)
+            ]
 
     def estimate_bytes(self, entry: ModelEntry) -> int:
-        """Memory a load will take: the entry's ``memory_gb``, else its weight files' size."""
+        """Memory a load will take: the entry's ``memory_gb``, else its weight files' size.
+
+        An adapter (``base:`` set) is loaded on top of its own copy of the base
+        model (peft changes the modules it wraps, so the base cannot be shared),
+        so its estimate includes the base's.
+        """
         if entry.memory_gb is not None:
             return int(entry.memory_gb * 1e9)
         if entry.task == "endpoint":
@@ -247,29 +336,63 @@ class Registry:
             from playground.loaders.hub import cached_snapshot
 
             path = cached_snapshot(entry)
-        return _weights_size(path) if path is not None else 0
+        own = _weights_size(path) if path is not None else 0
+        base = self._entries.get(entry.base) if entry.base else None
+        if base is not None and base.name != entry.name:
+            own += self.estimate_bytes(base)
+        return own
 
-    def _make_room(self, needed: int, device: str, *, keep: str) -> None:
+    def _reserve(self, name: str, needed: int, device: str) -> None:
+        """Admit a load of ``needed`` bytes on ``device``: evict, wait, or raise OOM."""
         budget = self.budget_bytes(device)
-        with self._lock:
-            while self.used_bytes() + needed > budget:
-                victim = next(
-                    (n for n in self._loaded if n != keep and self._in_use[n] <= 0),
-                    None,
-                )
-                if victim is None:
-                    break
-                log.info("evicting %s to stay within the memory budget", victim)
-                self._unload_locked(victim)
-            over = self.used_bytes() + needed > budget
-            busy = [n for n in self._loaded if n != keep]
-        if over and needed:
-            raise OutOfMemoryError(
-                f"loading '{keep}' needs about {format_bytes(needed)} but the memory budget is "
-                f"{format_bytes(budget)} and {format_bytes(self.used_bytes())} is held by models "
-                f"in use ({', '.join(busy) or 'none'}). Wait for them to finish, unload a model "
-                "in the Models panel, or raise defaults.memory_budget in the models file."
+        with self._changed:
+            while True:
+                if self._fits(needed, device, budget, keep=name):
+                    self._reserved[name] = _Reservation(device, needed)
+                    return
+                # Loads in flight of other threads settle soon (they load or fail): wait.
+                # Our own thread's reservations (a loader loading another model) never would.
+                me = threading.get_ident()
+                if any(r.device == device and r.thread != me for r in self._reserved.values()):
+                    self._changed.wait(1.0)
+                    continue
+                raise OutOfMemoryError(self._oom_message(name, needed, device, budget))
+
+    def _fits(self, needed: int, device: str, budget: int, *, keep: str) -> bool:
+        """Whether ``needed`` fits on ``device`` after evicting idle models (LRU first)."""
+        while self.used_bytes(device) + self.reserved_bytes(device) + needed > budget:
+            victim = next(
+                (
+                    n
+                    for n, m in self._loaded.items()
+                    if n != keep and m.device == device and self._in_use[n] <= 0
+                ),
+                None,
             )
+            if victim is None:
+                return needed == 0
+            log.info("evicting %s to stay within the memory budget of %s", victim, device)
+            self._unload_locked(victim)
+        return True
+
+    def _oom_message(self, name: str, needed: int, device: str, budget: int) -> str:
+        held = [
+            f"{n} {format_bytes(m.memory_bytes)}{' (in use)' if self._in_use[n] else ''}"
+            for n, m in self._loaded.items()
+            if m.device == device and n != name
+        ]
+        held += [
+            f"{n} {format_bytes(r.memory_bytes)} (loading)"
+            for n, r in self._reserved.items()
+            if r.device == device and n != name
+        ]
+        taken = self.used_bytes(device) + self.reserved_bytes(device)
+        return (
+            f"loading '{name}' needs about {format_bytes(needed)} but the memory budget of "
+            f"{device} is {format_bytes(budget)} and {format_bytes(taken)} is held by models "
+            f"in use ({', '.join(held) or 'none'}). Wait for them to finish, unload a model "
+            "in the Models panel, or raise defaults.memory_budget in the models file."
+        )
 
     # ------------------------------------------------------------ unloading
 
@@ -300,14 +423,16 @@ class Registry:
         loaded = self._loaded.pop(name, None)
         if loaded is None:
             return
+        self._changed.notify_all()
         closer = getattr(loaded.obj, "close", None)
         if callable(closer):
             try:
                 closer()
             except Exception as exc:  # closing must never block freeing memory
                 log.warning("closing %s raised %s", name, exc)
+        # free_memory() (a full gc) runs after the lock is released: under it, every
+        # eviction would stall all other callers for the length of a collection.
         del loaded
-        free_memory()
 
     # ------------------------------------------------------------ status
 
@@ -353,6 +478,12 @@ class Registry:
 
         entry = self._entries.get(name)
         return DOWNLOADS.progress(entry) if entry is not None and entry.source else None
+
+
+def device_key(device: str) -> str:
+    """One name per device: ``cuda`` and ``cuda:0`` are the same GPU."""
+    device = str(device)
+    return "cuda:0" if device == "cuda" else device
 
 
 def _default_loader(entry: ModelEntry, ctx: LoadContext) -> Any:

@@ -73,13 +73,19 @@ def replace_dir(staging: Path, target: Path) -> None:
     The old folder is renamed aside first and removed only after the new one
     is in place, so a crash at any point leaves one complete version.
     """
+    from playground.faults import fault_point
+
     target = Path(target)
     old = target.with_name(f".{target.name}.old")
+    fault_point("swap.staged")
     if old.exists():
         shutil.rmtree(old)
+    fault_point("swap.old-cleared")
     if target.exists():
         os.replace(target, old)
+    fault_point("swap.aside")  # only .<name>.old is on disk now
     os.replace(staging, target)
+    fault_point("swap.promoted")
     shutil.rmtree(old, ignore_errors=True)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import gradio as gr
 
+from playground.device import format_bytes
 from playground.finetune import jobs
 from playground.finetune.dataset import FORMATS, csv_header, preview_rows
 from tabs.common import AppContext, owner_of, ui_errors
@@ -118,6 +119,7 @@ def status_markdown(job_dir: Path, status: dict, request: gr.Request | None) -> 
         lines.append(f"_{status['message']}_")
     if state == "completed":
         lines.append(tr("completed_hint", request))
+    lines.append(tr("disk", request, size=format_bytes(jobs.disk_bytes(job_dir))))
     return "\n\n".join(lines)
 
 
@@ -272,6 +274,11 @@ def _jobs_panel(ctx: AppContext, c: dict) -> None:
             if os.environ.get("SPACE_ID"):
                 gr.LoginButton()  # with `hf_oauth: true` in the Space: push as yourself
             c["push"] = gr.Button(ctx.t("finetune.push"))
+        with gr.Row():
+            c["dl_adapter"] = gr.Button(ctx.t("finetune.download_adapter"))
+            c["dl_merged"] = gr.Button(ctx.t("finetune.download_merged"))
+            c["delete"] = gr.Button(ctx.t("finetune.delete"), variant="stop")
+        c["download"] = gr.File(label=ctx.t("finetune.download"), interactive=False)
         c["export_info"] = gr.Markdown()
     c["timer"] = gr.Timer(TICK_SECONDS)
 
@@ -461,7 +468,7 @@ def _wire(ctx: AppContext, c: dict) -> None:
     def _job_view(job_dir: Path, request):
         status = jobs.read_status(job_dir)
         state = status.get("state")
-        resumable = state in ("cancelled", "failed") and jobs.last_checkpoint(job_dir) is not None
+        resumable = state in ("cancelled", "failed")  # no checkpoint yet: it starts over
         return (
             status_markdown(job_dir, status, request),
             metrics_frame(job_dir),
@@ -561,15 +568,13 @@ def _wire(ctx: AppContext, c: dict) -> None:
 
     @ui_errors
     def resume(job_id, client_id, request: gr.Request = None):
-        """Resume a cancelled or failed job from its last checkpoint."""
+        """Resume a cancelled or failed job from its last checkpoint (or from the start)."""
         job_dir = jobs.job_dir_for(ctx.data_dir, _owner(request, client_id), job_id)
         state = jobs.read_status(job_dir).get("state")
         if state in jobs.ACTIVE:
             raise gr.Error(tr("already_running", request))
-        if jobs.last_checkpoint(job_dir) is None:
-            raise gr.Error(tr("no_checkpoint", request))
         _check_job_limits(ctx, _owner(request, client_id), None)
-        jobs.launch(job_dir, resume=True)
+        jobs.launch(job_dir, resume=True)  # refused "already running" on a double click
         return _job_view(job_dir, request)
 
     c["resume"].click(
@@ -578,6 +583,7 @@ def _wire(ctx: AppContext, c: dict) -> None:
 
     _wire_try(ctx, c)
     _wire_export(ctx, c)
+    _wire_files(ctx, c)
 
 
 def _check_job_limits(ctx: AppContext, owner: str, dataset) -> None:
@@ -716,4 +722,41 @@ def _wire_export(ctx: AppContext, c: dict) -> None:
         c["export_info"],
         api_name="finetune_push",
         **ctx.light,
+    )
+
+
+def _wire_files(ctx: AppContext, c: dict) -> None:
+    """Zip downloads of the adapter and the merged model, and Delete job."""
+    from playground.finetune import adapter_zip, delete_job, merged_zip
+
+    @ui_errors
+    def download_adapter(job_id, client_id, request: gr.Request = None):
+        """The finished adapter as a zip file."""
+        return str(adapter_zip(jobs.job_dir_for(ctx.data_dir, _owner(request, client_id), job_id)))
+
+    @ui_errors
+    def download_merged(job_id, client_id, request: gr.Request = None):
+        """The adapter merged into its base, as a zip file (merges first if needed)."""
+        return str(merged_zip(jobs.job_dir_for(ctx.data_dir, _owner(request, client_id), job_id)))
+
+    @ui_errors
+    def delete(job_id, client_id, request: gr.Request = None):
+        """Delete one of your jobs that is not running, freeing its disk."""
+        owner = _owner(request, client_id)
+        freed = delete_job(jobs.job_dir_for(ctx.data_dir, owner, job_id))
+        choices = [(j.label, j.id) for j in jobs.list_jobs(ctx.data_dir, owner)]
+        return (
+            gr.Dropdown(choices=choices, value=choices[0][1] if choices else None),
+            tr("deleted", request, size=format_bytes(freed)),
+        )
+
+    inputs = [c["job"], ctx.client_id]
+    c["dl_adapter"].click(
+        download_adapter, inputs, c["download"], api_name="finetune_download_adapter", **ctx.light
+    )
+    c["dl_merged"].click(
+        download_merged, inputs, c["download"], api_name="finetune_download_merged", **ctx.heavy
+    )
+    c["delete"].click(
+        delete, inputs, [c["job"], c["export_info"]], api_name="finetune_delete", **ctx.light
     )

@@ -70,11 +70,22 @@ def _public_source(ctx: AppContext, entry) -> str:
 
 
 def summary(ctx: AppContext, request: gr.Request | None = None) -> str:
-    used = ctx.registry.used_bytes()
+    """How many models are loaded, and each device's use (and loads in flight) of its budget."""
     loaded = sum(1 for s in ctx.registry.status() if s.state == "loaded")
-    budget = ctx.registry.budget_bytes()
-    values = {"loaded": loaded, "used": format_bytes(used), "budget": format_bytes(budget)}
-    return tr("models.summary", request, **values)
+    head = tr("models.summary", request, loaded=loaded)
+    devices = ctx.registry.memory()
+    if not devices:  # no device chosen yet (finding the GPU would import torch at start-up)
+        budget = ctx.registry.config.defaults.memory_budget
+        key = "models.summary_auto" if budget == "auto" else "models.summary_fixed"
+        return head + " · " + tr(key, request, budget=budget)
+    parts = [
+        tr("models.summary_device", request, device=d.device, used=format_bytes(d.used_bytes),
+           budget=format_bytes(d.budget_bytes))
+        + (tr("models.summary_loading", request, reserved=format_bytes(d.reserved_bytes))
+           if d.reserved_bytes else "")
+        for d in devices
+    ]  # fmt: skip
+    return head + " · " + " · ".join(parts)
 
 
 def build(ctx: AppContext) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import zipfile
 
 import pytest
 
@@ -129,6 +130,13 @@ def test_job_survives_app_restart_and_is_private(tiny_models, tmp_path, toy_file
         assert model_a["value"] == "tiny-chat" and model_b["value"] == "alice-adapter"
         assert "alice-adapter" in [value for _, value in model_b["choices"]]
         assert compare["value"] is True
+        zipped = alice.predict(job_id, api_name="/finetune_download_adapter")
+        assert (
+            zipfile.is_zipfile(zipped)
+            and "adapter_model.safetensors" in zipfile.ZipFile(zipped).namelist()
+        )
+        with pytest.raises(Exception, match="not found among your jobs"):
+            bob.predict(job_id, api_name="/finetune_download_adapter")
     finally:
         demo.close()
     # The administrator's view from a shell lists everyone's jobs.

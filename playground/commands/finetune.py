@@ -40,6 +40,9 @@ def register(sub) -> None:
     run.add_argument("--epochs", type=float)
     run.add_argument("--max-steps", type=int)
     run.add_argument("--lr", type=float, help="learning rate")
+    run.add_argument(
+        "--warmup-ratio", type=float, help="share of the steps the learning rate warms up (0-1)"
+    )
     run.add_argument("--rank", type=int, help="LoRA rank")
     run.add_argument("--seed", type=int)
     run.add_argument("--batch-size", type=int)
@@ -106,6 +109,7 @@ OVERRIDES = {
     "epochs": "epochs",
     "max_steps": "max_steps",
     "lr": "learning_rate",
+    "warmup_ratio": "warmup_ratio",
     "rank": "rank",
     "seed": "seed",
     "batch_size": "batch_size",

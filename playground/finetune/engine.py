@@ -354,3 +354,56 @@ def push_adapter(
     api.create_repo(repo_id, private=private, exist_ok=True)
     api.upload_folder(folder_path=str(Path(job_dir) / "adapter"), repo_id=repo_id)
     return f"https://huggingface.co/{repo_id}"
+
+
+# ---------------------------------------------------------------- downloads and clean-up
+
+
+def adapter_zip(job_dir: Path) -> Path:
+    """A zip of the finished job's adapter folder (for a download button); returns its path."""
+    job_dir = Path(job_dir)
+    if not (job_dir / "adapter" / "manifest.json").exists():
+        raise InputError(
+            f"job {job_dir.name} has no finished adapter yet; wait for it to complete."
+        )
+    return _zip_folder(
+        job_dir / "adapter", job_dir / "exports" / f"{_export_name(job_dir)}-adapter"
+    )
+
+
+def merged_zip(job_dir: Path) -> Path:
+    """A zip of the merged full model (merging first if that was not done yet)."""
+    job_dir = Path(job_dir)
+    if not (job_dir / "adapter" / "manifest.json").exists():
+        raise InputError(
+            f"job {job_dir.name} has no finished adapter yet; wait for it to complete."
+        )
+    merged = job_dir / "merged"
+    if not (merged / "config.json").exists():
+        export_merged(job_dir, merged)
+    return _zip_folder(merged, job_dir / "exports" / f"{_export_name(job_dir)}-merged")
+
+
+def delete_job(job_dir: Path) -> int:
+    """Delete a job that is not running (frees its disk); returns the bytes freed."""
+    return jobs.delete_job(job_dir)
+
+
+def _export_name(job_dir: Path) -> str:
+    name = (jobs.read_json(Path(job_dir) / "config.json", {}) or {}).get("name") or job_dir.name
+    return safe_name(name)
+
+
+def _zip_folder(folder: Path, base: Path) -> Path:
+    """Zip ``folder`` to ``base``.zip, rebuilt only when the folder is newer (atomic rename)."""
+    import os
+    import shutil
+
+    target = base.with_suffix(".zip")
+    newest = max((p.stat().st_mtime for p in folder.rglob("*") if p.is_file()), default=0)
+    if target.exists() and target.stat().st_mtime >= newest:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = shutil.make_archive(str(base.with_name(f".{base.name}.partial")), "zip", folder)
+    os.replace(partial, target)
+    return target

@@ -6,6 +6,14 @@ reading files: nothing lives only in the app's memory. Jobs belong to an owner
 (``DATA/users/<owner>/finetune/<job id>``); the functions that take an owner
 never reach outside that owner's folder.
 
+One trainer per folder: the trainer holds an exclusive lock on ``trainer.lock``
+for its whole life (the OS drops it when the process dies, however it dies), so
+a second start or a double-clicked Resume is refused with "already running",
+and "is it alive?" has a truthful answer that no stale pid file can fake.
+Cancel works in every phase: a ``cancel`` file and SIGTERM (the trainer saves a
+checkpoint if it is training, else stops at once), then SIGKILL after a grace
+period; either way the job ends "cancelled".
+
 Queue: every job takes a ticket in ``DATA/.finetune-queue/<device>/`` when it
 is created; the process whose ticket is oldest trains, the others wait and
 show their position. A ticket whose process died is cleared.
@@ -38,6 +46,11 @@ except ImportError:  # pragma: no cover
 
 KIND = "finetune"
 CANCEL_FILE = "cancel"
+LOCK_FILE = "trainer.lock"
+LAUNCH_LOCK = ".launch.lock"
+# Seconds a trainer gets to save a checkpoint and stop after SIGTERM before SIGKILL.
+CANCEL_GRACE_S = float(os.environ.get("PLAYGROUND_CANCEL_GRACE", "30"))
+COMPLETE_MARK = "checkpoint-complete"
 DETACHED_ENV = "PLAYGROUND_JOB_DETACHED"
 QUEUE_DIR = ".finetune-queue"
 ACTIVE = ("queued", "running")
@@ -90,13 +103,25 @@ def read_metrics(job_dir: Path) -> list[dict]:
     path = Path(job_dir) / "metrics.jsonl"
     if not path.exists():
         return []
-    rows = []
+    rows: dict[tuple[int, bool], dict] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
-            rows.append(json.loads(line))
+            row = json.loads(line)
         except json.JSONDecodeError:  # a line being written right now
             continue
-    return rows
+        # A step logged again after a resume replaces the earlier row: one point per step.
+        rows[(int(row.get("step", 0)), "eval_loss" in row)] = row
+    return sorted(rows.values(), key=lambda r: (r.get("step", 0), "eval_loss" in r))
+
+
+def truncate_metrics(job_dir: Path, step: int) -> None:
+    """Drop metric rows after ``step`` (a resume re-trains them from the checkpoint)."""
+    from playground.storage import atomic_write_text
+
+    path = Path(job_dir) / "metrics.jsonl"
+    if path.exists():
+        keep = [r for r in read_metrics(job_dir) if int(r.get("step", 0)) <= step]
+        atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in keep))
 
 
 def log_tail(job_dir: Path, lines: int = 30) -> str:
@@ -111,15 +136,99 @@ def log_tail(job_dir: Path, lines: int = 30) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def last_checkpoint(job_dir: Path) -> Path | None:
-    """The newest complete checkpoint folder (it has trainer_state.json)."""
+def checkpoints(job_dir: Path) -> list[tuple[int, Path, bool]]:
+    """(step, folder, complete) of every checkpoint folder, oldest first.
+
+    Complete means the trainer finished writing it (it marks it after the
+    save); a folder a crash cut short has no mark and is never resumed from.
+    """
     root = Path(job_dir) / "checkpoints"
     found = []
     for path in root.glob("checkpoint-*") if root.exists() else []:
         suffix = path.name.rsplit("-", 1)[-1]
-        if suffix.isdigit() and (path / "trainer_state.json").exists():
-            found.append((int(suffix), path))
-    return max(found)[1] if found else None
+        if suffix.isdigit():
+            found.append((int(suffix), path, (path / COMPLETE_MARK).exists()))
+    return sorted(found)
+
+
+def last_checkpoint(job_dir: Path) -> Path | None:
+    """The newest complete checkpoint folder."""
+    complete = [path for _step, path, done in checkpoints(job_dir) if done]
+    return complete[-1] if complete else None
+
+
+def disk_bytes(path: Path) -> int:
+    """Bytes a job folder takes on disk (checkpoints, adapter, merged model, exports)."""
+    total = 0
+    for item in Path(path).rglob("*"):
+        with contextlib.suppress(OSError):
+            if item.is_file() and not item.is_symlink():
+                total += item.stat().st_size
+    return total
+
+
+# ---------------------------------------------------------------- one trainer per folder
+
+
+class TrainerLock:
+    """The exclusive lock a trainer holds on its job folder while it lives."""
+
+    def __init__(self, job_dir: Path) -> None:
+        self.path = Path(job_dir) / LOCK_FILE
+        self._handle = None
+
+    def acquire(self) -> TrainerLock:
+        handle = open(self.path, "a+")  # noqa: SIM115 (held for the trainer's life)
+        # A status probe (trainer_running) holds the lock for microseconds: retry briefly.
+        deadline = time.monotonic() + 2.0
+        while fcntl is not None:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                handle.close()
+                raise InputError(
+                    f"job {self.path.parent.name} is already running (another trainer holds "
+                    f"{self.path}); wait for it or cancel it first."
+                ) from None
+        self._handle = handle
+        return self
+
+    def release(self) -> None:
+        if self._handle is not None:
+            self._handle.close()  # closing drops the flock
+            self._handle = None
+
+
+def trainer_running(job_dir: Path) -> bool:
+    """Whether a live process holds the job's trainer lock."""
+    path = Path(job_dir) / LOCK_FILE
+    if fcntl is None or not path.exists():
+        return False
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
+
+
+@contextlib.contextmanager
+def _launch_lock(job_dir: Path):
+    """Serialises launches of one folder, so two clicks cannot both pass the check."""
+    with open(Path(job_dir) / LAUNCH_LOCK, "a+") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def is_alive(job_dir: Path) -> bool:
+    """A trainer holds the lock, or one was just started and has not taken it yet."""
+    return trainer_running(job_dir) or pid_alive(job_pid(job_dir), job_dir)
 
 
 # ---------------------------------------------------------------- creating
@@ -205,6 +314,15 @@ def launch(job_dir: Path, *, resume: bool = False, max_steps: int | None = None)
     """Start the job in its own process (own session: it outlives the app); returns the pid."""
     job_dir = Path(job_dir).resolve()
     config = read_config(job_dir)
+    with _launch_lock(job_dir):
+        if is_alive(job_dir):
+            raise InputError(
+                f"job {job_dir.name} is already running; wait for it or cancel it first."
+            )
+        return _spawn(job_dir, config, resume=resume, max_steps=max_steps)
+
+
+def _spawn(job_dir: Path, config: dict, *, resume: bool, max_steps: int | None) -> int:
     (job_dir / CANCEL_FILE).unlink(missing_ok=True)
     (job_dir / "pid").unlink(missing_ok=True)  # the last run's pid must not mark this one dead
     if config.get("queue_dir"):
@@ -285,13 +403,17 @@ def read_status(job_dir: Path) -> dict:
     if status.get("state") in ACTIVE:
         pid = job_pid(job_dir)
         started = status.get("updated", 0)
-        if not pid_alive(pid, job_dir) and (pid or time.time() - started > 30):
-            status = write_status(
-                job_dir,
-                state="failed",
-                pid=None,
-                message="the training process ended unexpectedly; see the log below, then Resume",
-            )
+        if not is_alive(job_dir) and (pid or time.time() - started > 30):
+            if (job_dir / CANCEL_FILE).exists():  # killed after a cancel: that is what it was
+                status = write_status(job_dir, state="cancelled", pid=None, message="cancelled")
+            else:
+                status = write_status(
+                    job_dir,
+                    state="failed",
+                    pid=None,
+                    message="the training process ended unexpectedly; see the log below, "
+                    "then Resume",
+                )
     if status.get("state") == "queued":
         position = queue_position(job_dir)
         if position is not None:
@@ -299,8 +421,13 @@ def read_status(job_dir: Path) -> dict:
     return status
 
 
-def cancel(job_dir: Path) -> dict:
-    """Ask the job to stop: it saves a checkpoint and ends as "cancelled"."""
+def cancel(job_dir: Path, *, grace: float | None = None) -> dict:
+    """Stop the job in any phase; it ends "cancelled".
+
+    Training, it saves a checkpoint first (Resume continues from it); queued,
+    downloading or loading, it stops at once. A trainer that has not ended
+    ``grace`` seconds after SIGTERM is killed (a watcher thread does it).
+    """
     job_dir = Path(job_dir)
     status = read_status(job_dir)
     if status.get("state") not in ACTIVE:
@@ -313,8 +440,29 @@ def cancel(job_dir: Path) -> dict:
 
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
+        grace = CANCEL_GRACE_S if grace is None else grace
+        threading.Thread(
+            target=_kill_after, args=(job_dir, pid, grace), daemon=True, name=f"cancel-{pid}"
+        ).start()
         return write_status(job_dir, message="cancelling: saving a checkpoint")
     return write_status(job_dir, state="cancelled", message="cancelled before it started", pid=None)
+
+
+def _kill_after(job_dir: Path, pid: int, grace: float) -> None:
+    """SIGKILL a trainer that outlives its grace period; then say "cancelled"."""
+    deadline = time.monotonic() + grace
+    while pid_alive(pid, job_dir) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if pid_alive(pid, job_dir) and os.name != "nt":
+        import signal
+
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        JobLog(job_dir).write(f"the trainer did not stop within {grace:.0f}s; killed it")
+        deadline = time.monotonic() + 10
+        while pid_alive(pid, job_dir) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    read_status(job_dir)  # a killed trainer's job reads "cancelled" (the cancel file is there)
 
 
 def wait_until_done(job_dir: Path, timeout: float = 300, poll: float = 0.5) -> dict:
@@ -431,6 +579,7 @@ class JobInfo:
     created: float
     path: Path
     message: str = ""
+    disk_bytes: int = 0
 
     @property
     def label(self) -> str:
@@ -455,6 +604,8 @@ def list_all_jobs(data_dir: str | Path) -> list[tuple[str, JobInfo]]:
 def _list_folder(root: Path) -> list[JobInfo]:
     jobs = []
     for path in root.glob("*/config.json") if root.exists() else []:
+        if path.parent.name.startswith("."):  # a deletion a crash interrupted
+            continue
         config = read_json(path, {}) or {}
         status = read_status(path.parent)
         jobs.append(
@@ -468,6 +619,7 @@ def _list_folder(root: Path) -> list[JobInfo]:
                 created=float(config.get("created", 0)),
                 path=path.parent,
                 message=status.get("message", ""),
+                disk_bytes=disk_bytes(path.parent),
             )
         )
     return sorted(jobs, key=lambda j: j.created, reverse=True)
@@ -483,7 +635,14 @@ def job_dir_for(data_dir: str | Path, owner: str, job_id: str) -> Path:
     return path
 
 
-def delete_job(job_dir: Path) -> None:
-    if read_status(job_dir).get("state") in ACTIVE:
+def delete_job(job_dir: Path) -> int:
+    """Remove a finished job's folder (checkpoints, adapter, exports); returns bytes freed."""
+    job_dir = Path(job_dir)
+    if read_status(job_dir).get("state") in ACTIVE or is_alive(job_dir):
         raise InputError("the job is still running; cancel it first.")
-    shutil.rmtree(job_dir)
+    size = disk_bytes(job_dir)
+    # Renamed first: gone from the list at once, and a crash mid-removal leaves no half job.
+    trash = job_dir.with_name(f".trash-{job_dir.name}-{secrets.token_hex(3)}")
+    os.replace(job_dir, trash)
+    shutil.rmtree(trash)
+    return size

@@ -36,7 +36,7 @@ class TrainSettings:
     precision: str = "auto"  # auto | fp32 | bf16 | fp16
     qlora: bool = False
     seed: int = 42
-    save_steps: int = 0  # 0: about ten checkpoints per run
+    save_steps: int = 0  # 0: every 10% of the steps; also every 10 minutes and on Cancel
     logging_steps: int = 1
     gradient_checkpointing: bool = False
 

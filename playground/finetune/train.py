@@ -7,42 +7,56 @@ trains, and keeps the folder current the whole time:
 - ``status.json``: state, step / max steps, ETA, losses (read by the UI);
 - ``metrics.jsonl``: one line per logged step (loss, learning rate, eval loss);
 - ``log.txt``: what happened, in words;
-- ``checkpoints/checkpoint-N``: resumable checkpoints (Cancel saves one first);
-- ``adapter/``: the final adapter with ``manifest.json``.
+- ``checkpoints/checkpoint-N``: resumable checkpoints, at least every 10% of
+  the steps and every 10 minutes, and on Cancel; each marked complete after
+  it is written, so a crash mid-save is never resumed from;
+- ``adapter/``: the final adapter with ``manifest.json``;
+- ``trainer.lock``: held while the trainer lives (see ``jobs``).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import time
 from pathlib import Path
 from typing import Any
 
 from playground.errors import CancelledError, InputError, PlaygroundError
+from playground.faults import fault_point
 from playground.finetune import jobs
 from playground.finetune.render import IGNORE_INDEX, encode
 from playground.finetune.settings import TrainSettings
 from playground.storage import atomic_write_json
 
+CHECKPOINT_SECONDS = 600  # also checkpoint at least this often on slow runs
+
 
 def run_job(job_dir: str | Path, *, resume: bool = False, max_steps: int | None = None) -> dict:
     """Run (or resume) the job in ``job_dir``; return its manifest. Raises on failure."""
     job_dir = Path(job_dir).resolve()
+    cancel = _CancelFlag(job_dir)  # first: a cancel from now on ends the job as "cancelled"
     config = jobs.read_config(job_dir)
+    try:
+        lock = jobs.TrainerLock(job_dir).acquire()  # a second trainer stops here, touching nothing
+    except BaseException:
+        cancel.restore()
+        raise
     log = jobs.JobLog(job_dir, echo=os.environ.get(jobs.DETACHED_ENV) != "1")
     if resume and (jobs.read_json(job_dir / "status.json", {}) or {}).get("state") in jobs.FINAL:
         # Resumed by hand after a cancel: the old request must not stop the new run.
         (job_dir / jobs.CANCEL_FILE).unlink(missing_ok=True)
     (job_dir / "pid").write_text(str(os.getpid()))
-    cancel = _CancelFlag(job_dir)
     ticket = None
     try:
+        cancel.check()  # cancelled while this process was starting
         ticket = jobs.wait_for_turn(job_dir, config, cancel.is_set, log)
         jobs.write_status(
             job_dir, state="running", message="loading the base model", pid=os.getpid()
         )
+        fault_point("finetune.before-load")
         manifest = _train(job_dir, config, log, cancel, resume=resume, max_steps=max_steps)
     except CancelledError as exc:
         jobs.write_status(job_dir, state="cancelled", message=str(exc), pid=None)
@@ -63,15 +77,23 @@ def run_job(job_dir: str | Path, *, resume: bool = False, max_steps: int | None 
         cancel.restore()
         if ticket is not None:
             jobs.leave_queue(ticket)
+        lock.release()
     return manifest
 
 
 class _CancelFlag:
-    """Set by a ``cancel`` file in the job folder or by SIGTERM/SIGINT."""
+    """Set by a ``cancel`` file in the job folder or by SIGTERM/SIGINT.
+
+    While training, a signal only sets the flag: the callback saves a
+    checkpoint and stops at the end of the step. In any other phase (waiting,
+    downloading, loading) there is nothing to save, so the signal raises
+    ``CancelledError`` at once, wherever the process is.
+    """
 
     def __init__(self, job_dir: Path) -> None:
         self.path = job_dir / jobs.CANCEL_FILE
         self.signalled = False
+        self.training = False
         self._previous = {}
         try:
             for sig in (signal.SIGTERM, signal.SIGINT):
@@ -81,9 +103,15 @@ class _CancelFlag:
 
     def _handle(self, signum, frame) -> None:
         self.signalled = True
+        if not self.training:
+            raise CancelledError("cancelled before training started")
 
     def is_set(self) -> bool:
         return self.signalled or self.path.exists()
+
+    def check(self) -> None:
+        if self.is_set():
+            raise CancelledError("cancelled before training started")
 
     def restore(self) -> None:
         for sig, handler in self._previous.items():
@@ -124,18 +152,13 @@ def _train(
     log.write(f"{len(train_set)} training records, {len(val_set)} validation records")
     set_seed(settings.seed)
     model = attach_lora(model, settings)
-    checkpoint = None
-    if resume:
-        checkpoint = jobs.last_checkpoint(job_dir)
-        if checkpoint is None:
-            raise InputError(
-                f"{job_dir.name}: there is no checkpoint to resume from; start the job again."
-            )
-        log.write(f"resuming from {checkpoint.name}")
+    checkpoint = prepare_resume(job_dir, log) if resume else None
+    if not resume:
+        jobs.truncate_metrics(job_dir, 0)
     collator = Collator(tokenizer.pad_token_id)
     args = training_arguments(job_dir / "checkpoints", settings, device, has_eval=bool(val_set))
-    progress = make_callback(job_dir, log, cancel, collator)
-    trainer = Trainer(
+    progress = make_callback(job_dir, log, cancel, collator, settings.save_steps or 0)
+    trainer = job_trainer_class(Trainer)(
         model=model,
         args=args,
         train_dataset=train_set,
@@ -149,6 +172,8 @@ def _train(
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     started = time.perf_counter()
+    cancel.check()
+    cancel.training = True  # from here a cancel saves a checkpoint and ends cleanly
     result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     runtime = time.perf_counter() - started
     if progress.cancelled:
@@ -195,6 +220,7 @@ def load_base(config: dict, settings: TrainSettings, device: str, log: jobs.JobL
     source = config["base_source"]
     log.write(f"loading {config['base']} from {source} on {device}")
     tokenizer = AutoTokenizer.from_pretrained(source)
+    fault_point("finetune.loading")
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     kwargs: dict[str, Any] = {"dtype": compute_dtype(settings, device)}
@@ -269,12 +295,11 @@ def training_arguments(output_dir: Path, settings: TrainSettings, device: str, *
         if settings.precision != "auto"
         else ("bf16" if gpu and _bf16_ok() else "fp16" if gpu else "fp32")
     )
-    save_steps = settings.save_steps or 0
     kwargs: dict[str, Any] = {}
     if has_eval:
         kwargs.update(
             eval_strategy="steps",
-            eval_steps=max(1, save_steps or 10),
+            eval_steps=max(1, settings.save_steps or 10),
             per_device_eval_batch_size=settings.batch_size,
         )
     return TrainingArguments(
@@ -284,12 +309,15 @@ def training_arguments(output_dir: Path, settings: TrainSettings, device: str, *
         learning_rate=settings.learning_rate,
         num_train_epochs=settings.epochs,
         max_steps=settings.max_steps if settings.max_steps > 0 else -1,
-        warmup_steps=0,
+        # A float below 1 is a share of the total steps (transformers 5), known only once
+        # the Trainer has counted them: exact for epoch-based runs too.
+        warmup_steps=float(settings.warmup_ratio) if settings.warmup_ratio < 1 else 0,
         lr_scheduler_type="linear",
         weight_decay=settings.weight_decay,
         logging_steps=settings.logging_steps,
-        save_strategy="steps",
-        save_steps=save_steps or 50,
+        # Checkpoints are asked for by JobCallback (every 10% of steps and every
+        # 10 minutes): a fixed step count would leave short runs with none.
+        save_strategy="no",
         save_total_limit=2,
         seed=settings.seed,
         data_seed=settings.seed,
@@ -309,6 +337,48 @@ def _bf16_ok() -> bool:
     import torch
 
     return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+
+
+def prepare_resume(job_dir: Path, log: jobs.JobLog) -> Path | None:
+    """The checkpoint to resume from (None: start over), with the folder made consistent.
+
+    Checkpoints a crash cut short are removed, and metrics logged after the
+    checkpoint are dropped: those steps are trained again and logged once.
+    """
+    checkpoint = jobs.last_checkpoint(job_dir)
+    step = int(checkpoint.name.rsplit("-", 1)[-1]) if checkpoint else 0
+    for number, path, complete in jobs.checkpoints(job_dir):
+        if not complete and number >= step:
+            shutil.rmtree(path, ignore_errors=True)
+            log.write(f"removed {path.name}: a crash cut its save short")
+    jobs.truncate_metrics(job_dir, step)
+    if checkpoint is None:
+        log.write("no complete checkpoint yet: training again from step 0")
+    else:
+        log.write(f"resuming from {checkpoint.name}")
+    return checkpoint
+
+
+def checkpoint_interval(max_steps: int, save_steps: int = 0) -> int:
+    """Steps between checkpoints: ``save_steps`` if set, never more than 10% of the run."""
+    tenth = max(1, max_steps // 10)
+    return min(save_steps, tenth) if save_steps > 0 else tenth
+
+
+def checkpoint_due(step: int, interval: int, since_last: float) -> bool:
+    """Save at every ``interval`` steps, and whenever 10 minutes passed since the last save."""
+    return step > 0 and (step % interval == 0 or since_last >= CHECKPOINT_SECONDS)
+
+
+def job_trainer_class(trainer_cls):
+    """The Trainer with a named fault point in the middle of writing a checkpoint."""
+
+    class JobTrainer(trainer_cls):
+        def _save_optimizer_and_scheduler(self, output_dir):
+            fault_point("finetune.saving")  # weights written, optimizer and state not yet
+            return super()._save_optimizer_and_scheduler(output_dir)
+
+    return JobTrainer
 
 
 def encode_file(tokenizer, path: Path, max_length: int) -> list[dict[str, list[int]]]:
@@ -388,20 +458,28 @@ def save_adapter(job_dir: Path, model, config: dict, settings: TrainSettings, st
 # ---------------------------------------------------------------- progress
 
 
-def make_callback(job_dir: Path, log: jobs.JobLog, cancel: _CancelFlag, collator: Collator):
+def make_callback(
+    job_dir: Path, log: jobs.JobLog, cancel: _CancelFlag, collator: Collator, save_steps: int = 0
+):
     """A ``TrainerCallback`` (transformers is imported only here, inside the job)."""
     from transformers import TrainerCallback
 
     cls = type("JobTrainerCallback", (JobCallback, TrainerCallback), {})
-    return cls(job_dir, log, cancel, collator)
+    return cls(job_dir, log, cancel, collator, save_steps)
 
 
 class JobCallback:
     """Keeps status.json and metrics.jsonl current; turns a cancel request into a clean stop."""
 
     def __init__(
-        self, job_dir: Path, log: jobs.JobLog, cancel: _CancelFlag, collator: Collator
+        self,
+        job_dir: Path,
+        log: jobs.JobLog,
+        cancel: _CancelFlag,
+        collator: Collator,
+        save_steps: int = 0,
     ) -> None:
+        self.save_steps = save_steps
         self.job_dir = job_dir
         self.log = log
         self.cancel = cancel
@@ -414,10 +492,14 @@ class JobCallback:
         self._start_step = 0
         self._last_status = 0.0
         self._last_eval_step = -1
+        self._last_save = time.time()
+        self._interval = 1
 
     def on_train_begin(self, args, state, control, **kwargs):
         self._start = time.time()
+        self._last_save = time.time()
         self._start_step = state.global_step
+        self._interval = checkpoint_interval(state.max_steps, self.save_steps)
         self.log.write(f"training: {state.max_steps} steps, starting at step {state.global_step}")
         self._status(state, force=True)
 
@@ -427,6 +509,9 @@ class JobCallback:
             control.should_save = True
             control.should_training_stop = True
             self.log.write(f"cancel requested: saving a checkpoint at step {state.global_step}")
+        elif checkpoint_due(state.global_step, self._interval, time.time() - self._last_save):
+            control.should_save = True
+        fault_point("finetune.step")
         self._status(state)
         return control
 
@@ -454,6 +539,10 @@ class JobCallback:
                 self.log.write(f"step {state.global_step}/{state.max_steps} loss {row['loss']:.4f}")
 
     def on_save(self, args, state, control, **kwargs):
+        # Called after the Trainer wrote the whole folder: only now is it safe to resume from.
+        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        (folder / jobs.COMPLETE_MARK).write_text(str(time.time()))
+        self._last_save = time.time()
         self.log.write(f"checkpoint saved at step {state.global_step}")
 
     def _status(self, state, force: bool = False) -> None:

@@ -3,26 +3,42 @@
 Each owner's collections live in ``DATA/users/<owner>/collections/<folder>/``;
 one owner's store cannot list or open another's. The display name is kept in
 the collection's manifest, so renaming never moves files.
+
+Crash recovery: every change swaps a complete new folder in
+(``playground.storage.replace_dir``), leaving dot-folders behind when a
+process dies mid-way. Opening a store repairs them (``recover_folder``): a
+``.<name>.old`` without its ``<name>`` is the committed state and is put back;
+``.old`` and ``.trash-*`` next to a complete folder, and staging folders older
+than this process (their writer is dead), are removed.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 import secrets
 import shutil
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from playground.errors import InputError
 from playground.rag.chunking import ChunkSettings
 from playground.rag.embedder import Embedder
-from playground.rag.index import Collection
+from playground.rag.index import _LOCKS, Collection
 from playground.storage import read_json, user_dir
 
 _OPEN: dict[str, Collection] = {}
 _OPEN_LOCK = threading.Lock()
 MAX_NAME = 80
+# A staging folder last changed before this process started was left by a dead writer;
+# newer ones may belong to a write in progress here or in another live process.
+_STARTED = time.time()
+STAGING = re.compile(r"^\.(?P<name>.+)\.staging-[0-9a-f]+$")
+OLD = re.compile(r"^\.(?P<name>.+)\.old$")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -41,6 +57,7 @@ class CollectionStore:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        recover_folder(self.root)
 
     @classmethod
     def for_owner(cls, data_dir: str | Path, owner: str) -> CollectionStore:
@@ -137,6 +154,46 @@ def load_cached(folder: str | Path) -> Collection:
         while len(_OPEN) > 16:
             _OPEN.pop(next(iter(_OPEN)))
     return collection
+
+
+def recover_folder(root: str | Path, *, stale_before: float | None = None) -> list[str]:
+    """Repair what interrupted swaps left in a collections folder; returns what was done.
+
+    ``stale_before``: staging folders last changed before this time are removed
+    (default: this process's start, so a write in progress is never touched).
+    """
+    root = Path(root)
+    cutoff = _STARTED if stale_before is None else stale_before
+    done = []
+    for path in sorted(root.iterdir()) if root.exists() else []:
+        if not path.is_dir() or not path.name.startswith("."):
+            continue
+        old, staging = OLD.match(path.name), STAGING.match(path.name)
+        if old:
+            target = root / old["name"]
+            with _LOCKS[str(target.resolve())]:  # never in the middle of a swap of ours
+                if not path.exists():
+                    continue
+                if target.exists():
+                    shutil.rmtree(path, ignore_errors=True)
+                    done.append(f"removed {path.name}")
+                else:  # crashed between the two renames: the old one is the committed state
+                    os.replace(path, target)
+                    done.append(f"restored {target.name} from {path.name}")
+        elif (staging and path.stat().st_mtime < cutoff) or path.name.startswith(".trash-"):
+            shutil.rmtree(path, ignore_errors=True)
+            done.append(f"removed {path.name}")
+    for line in done:
+        log.warning("collections in %s: %s after an interrupted write", root, line)
+    return done
+
+
+def recover_all(data_dir: str | Path) -> list[str]:
+    """``recover_folder`` for every owner's collections (for the app's start-up)."""
+    done = []
+    for folder in sorted(Path(data_dir).glob("users/*/collections")):
+        done += recover_folder(folder)
+    return done
 
 
 def _check_name(name: str) -> str:
