@@ -153,6 +153,7 @@ def build_app(args: argparse.Namespace | None = None):
     settings = launch_settings(args, zerogpu=zero)
     identity = Identity.create(data_dir, args.admin, local_admin=_is_local_admin(args))
     start_cleanup(data_dir, args.anonymous_ttl)
+    _recover_collections(data_dir)
     i18n = build_i18n()
     tab_failures: dict[str, str] = {}
     with gr.Blocks(title="AIGC Playground") as demo:
@@ -283,6 +284,15 @@ def _is_local_admin(args: argparse.Namespace) -> bool:
     except ConfigError:
         return False
     return args.host in ("127.0.0.1", "localhost", "::1")
+
+
+def _recover_collections(data_dir: Path) -> None:
+    """Finish or undo collection swaps a crash interrupted, and drop stale staging folders."""
+    from playground.rag.store import recover_all
+
+    repaired = recover_all(data_dir)
+    if repaired:
+        log.info("repaired %d collection folder(s) after an interrupted write", len(repaired))
 
 
 def start_cleanup(data_dir: Path, ttl_days: float) -> None:
