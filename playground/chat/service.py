@@ -24,6 +24,7 @@ the registry's budget.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -131,9 +132,10 @@ class ChatService:
 
     # ------------------------------------------------------------ requests
 
-    @staticmethod
-    def unbatchable(settings: Any) -> str | None:
-        """Why ``settings`` cannot share the batch (None when they can)."""
+    def unbatchable(self, settings: Any) -> str | None:
+        """Why a request with ``settings`` cannot share the batch (None when it can)."""
+        if self.failure:
+            return f"the batching loop stopped ({self.failure})"
         if settings.seed is not None:
             return "a fixed seed needs its own random generator"
         if settings.repetition_penalty != 1.0:
@@ -187,6 +189,18 @@ class ChatService:
         """Requests submitted and not yet finished or cancelled."""
         with self._lock:
             return len(self._requests)
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Hold the decode loop between steps (it keeps its cache and requests).
+
+        Requests submitted meanwhile wait and then start in the same step; tests use
+        this to make replies overlap for certain.
+        """
+        with self._lock:
+            self._start_locked()
+        with self._manager.pause():
+            yield
 
     def check_alive(self) -> None:
         if self.failure:
@@ -284,15 +298,18 @@ def stream_batched(
     """
     start = time.perf_counter()
     request = service.submit(input_ids, settings, stop_at_eos=not ignore_eos)
-    text, tokens = "", []
+    text, decoded, tokens = "", "", []
     try:
         for tokens in request.stream(stop):
             info.new_tokens = len(tokens)
+            if info.first_token_seconds is None and tokens:
+                info.first_token_seconds = time.perf_counter() - start
             decoded = tokenizer.decode(tokens, skip_special_tokens=True)
             if decoded.endswith("\ufffd") or decoded == text:  # half a character: wait
                 continue
-            if info.first_token_seconds is None:
-                info.first_token_seconds = time.perf_counter() - start
+            text = decoded
+            yield text
+        if decoded != text and not stop.is_set():  # the reply ended mid-character
             text = decoded
             yield text
     finally:
