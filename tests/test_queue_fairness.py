@@ -16,7 +16,9 @@ IMAGE = dict(model_name="tiny-image", prompt_text="a red apple", negative_text="
 
 
 def test_chat_events_do_not_take_the_device_slot(tiny_models, tmp_path):
-    demo = app.build_app(app.parse_args(["--config", str(tiny_models), "--data-dir", str(tmp_path)]))
+    demo = app.build_app(
+        app.parse_args(["--config", str(tiny_models), "--data-dir", str(tmp_path)])
+    )
     groups = {f.api_name: (f.concurrency_id, f.concurrency_limit) for f in demo.fns.values()}
     assert groups["chat"] == ("chat", demo.settings.chat_concurrency)
     for name in ("rag_ask", "image_prompt_assistant"):
@@ -35,7 +37,9 @@ def test_on_zerogpu_chat_joins_the_gpu_calls(tiny_models, tmp_path):
 @pytest.fixture
 def held_app(tiny_models, tmp_path):
     """The app with one extra device-bound event that holds the slot until released."""
-    demo = app.build_app(app.parse_args(["--config", str(tiny_models), "--data-dir", str(tmp_path)]))
+    demo = app.build_app(
+        app.parse_args(["--config", str(tiny_models), "--data-dir", str(tmp_path)])
+    )
     release, holding = threading.Event(), threading.Event()
 
     def hold() -> str:
@@ -45,7 +49,9 @@ def held_app(tiny_models, tmp_path):
 
     with demo:
         box = gr.Textbox(visible=False)
-        gr.Button(visible=False).click(hold, None, box, api_name="test_hold", concurrency_id="heavy")
+        gr.Button(visible=False).click(
+            hold, None, box, api_name="test_hold", concurrency_id="heavy"
+        )
     port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
                 i18n=demo.i18n_strings)  # fmt: skip
