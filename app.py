@@ -143,6 +143,7 @@ def build_app(args: argparse.Namespace | None = None):
     from tabs.common import AppContext
     from tabs.i18n import build_i18n
     from tabs.identity import Identity
+    from tabs.queue_limits import limit_queued_per_user
 
     args = args or parse_args([])
     zero = zerogpu.setup()  # before anything touches torch/CUDA
@@ -184,6 +185,7 @@ def build_app(args: argparse.Namespace | None = None):
         default_concurrency_limit=settings.light_concurrency,
         max_size=WORKSHOP_QUEUE_SIZE if args.workshop else None,
     )
+    limit_queued_per_user(demo, settings.max_queued_per_user, groups=("heavy", "chat"))
     demo.registry = registry
     demo.identity = identity  # tabs.identity.current_user finds it through the request
     demo.settings = settings
@@ -199,10 +201,12 @@ def build_app(args: argparse.Namespace | None = None):
 def launch_settings(args: argparse.Namespace, *, zerogpu: bool = False):
     """Queue and upload limits from the flags.
 
-    Model-bound ("heavy") events share one queue slot per GPU -- the registry
-    keeps its models on one device, so that is one at a time -- while light
+    Image, voice, training and loads ("heavy") share one queue slot per device
+    -- the registry keeps its models on one device, so that is one at a time.
+    Chat replies do not take that slot: they are requests in the chat model's
+    continuous-batching loop, so up to ``chat_concurrency`` run at once. Light
     events (listing, saving, switching) run in parallel. On ZeroGPU each call
-    borrows its own GPU, so heavy events may overlap there.
+    borrows its own GPU, so heavy events may overlap there (and chat joins them).
     """
     from tabs.common import Settings
 

@@ -155,6 +155,8 @@ def stats_line(info) -> str:
         parts.append("stopped")
     elif info.finish_reason == "length":
         parts.append("cut at max new tokens")
+    if getattr(info, "path", ""):  # batched with other users, or plain generate and why
+        parts.append(info.path)
     line = " · ".join(parts)
     if info.dropped:
         line += (
@@ -672,12 +674,12 @@ def _wire_chat(ctx: AppContext, c: dict, g: dict, b: dict, prompt_a, prompt_b) -
     outputs = [c["chatbot"], c["chatbot_b"], c["notice"], prompt_a, prompt_b]
     send_outputs = [c["chatbot"], c["chatbot_b"], c["message"], c["notice"], prompt_a, prompt_b]
     inputs = [c["message"], c["chatbot"], *common]
-    send_event = c["send"].click(chat, inputs, send_outputs, api_name="chat", **ctx.heavy)
+    send_event = c["send"].click(chat, inputs, send_outputs, api_name="chat", **ctx.chat)
     submit_event = c["message"].submit(
-        chat, inputs, send_outputs, api_visibility="private", **ctx.heavy
+        chat, inputs, send_outputs, api_visibility="private", **ctx.chat
     )
     regen_event = c["regenerate"].click(
-        regenerate, [c["chatbot"], *common], outputs, api_name="chat_regenerate", **ctx.heavy
+        regenerate, [c["chatbot"], *common], outputs, api_name="chat_regenerate", **ctx.chat
     )
 
     def stop(request: gr.Request):

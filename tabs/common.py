@@ -30,6 +30,9 @@ class Settings:
     light_concurrency: int = 8
     zerogpu: bool = False
     user_quota_bytes: int = 2_000_000_000  # --user-quota: disk per user
+    # Chat replies share the model's continuous-batching loop, so many run at once.
+    chat_concurrency: int = 32
+    max_queued_per_user: int = 2  # model-bound requests one user may have waiting
 
 
 @dataclass
@@ -56,8 +59,24 @@ class AppContext:
 
     @property
     def heavy(self) -> dict[str, Any]:
-        """Event options for model-bound work: serialised per device."""
+        """Event options for image, voice, training and loads: one at a time on the device.
+
+        "heavy" is the one shared queue of the models' device (the registry keeps
+        its models on one device).
+        """
         return {"concurrency_id": "heavy", "concurrency_limit": self.settings.heavy_concurrency}
+
+    @property
+    def chat(self) -> dict[str, Any]:
+        """Event options for chat replies (Chat, Compare, Documents answers, prompt assistant).
+
+        They do not take the device slot: each reply is one request in the model's
+        decode loop (``playground.chat.service``). On ZeroGPU there is no loop (each
+        call borrows a GPU), so chat goes through the heavy queue there.
+        """
+        if self.settings.zerogpu:
+            return self.heavy
+        return {"concurrency_id": "chat", "concurrency_limit": self.settings.chat_concurrency}
 
     @property
     def light(self) -> dict[str, Any]:

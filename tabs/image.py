@@ -383,7 +383,7 @@ def _wire_assistant(ctx: AppContext, text, panel: dict[str, Any], prompt, negati
         [panel["description"], panel["chat_model"], ctx.client_id],
         [prompt, negative, panel["note"]],
         api_name="image_prompt_assistant",
-        **ctx.heavy,
+        **ctx.chat,
     )
 
 

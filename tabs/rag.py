@@ -467,7 +467,7 @@ def _wire_answers(ctx: AppContext, c: dict) -> None:
         ctx.client_id,
     ]
     c["search"].click(
-        rag_search, search_inputs, [c["sources"], c["raw"]], api_name="rag_search", **ctx.heavy
+        rag_search, search_inputs, [c["sources"], c["raw"]], api_name="rag_search", **ctx.chat
     )
 
     @keep_inputs_on_failure(outputs=4, inputs={"history": 0})
@@ -537,9 +537,9 @@ def _wire_answers(ctx: AppContext, c: dict) -> None:
         ctx.client_id,
     ]
     ask_outputs = [c["chatbot"], c["sources"], c["raw"], c["question"], c["ask_status"]]
-    ask_event = c["ask"].click(rag_ask, ask_inputs, ask_outputs, api_name="rag_ask", **ctx.heavy)
+    ask_event = c["ask"].click(rag_ask, ask_inputs, ask_outputs, api_name="rag_ask", **ctx.chat)
     submit_event = c["question"].submit(
-        rag_ask, ask_inputs, ask_outputs, api_visibility="private", **ctx.heavy
+        rag_ask, ask_inputs, ask_outputs, api_visibility="private", **ctx.chat
     )
 
     def rag_stop(client_id, request: gr.Request):

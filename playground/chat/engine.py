@@ -1,10 +1,14 @@
 """Streaming replies from a chat model: local transformers models, LoRA adapters, endpoints.
 
 ``stream_chat`` yields the reply so far (cumulative text) as tokens arrive.
-Generation runs in a background thread with a ``TextIteratorStreamer``; a
-stopping criterion watches the ``stop`` event, so setting it (or abandoning the
-iterator) ends generation within a token. The model is held with
-``registry.use`` for the whole generation, so it is never evicted mid-reply.
+A local model's requests go to its generation service (``playground.chat.service``:
+one continuous-batching decode loop shared by every user); requests the batch
+cannot take (a fixed seed, a repetition penalty, adapters, ZeroGPU) run a plain
+``generate`` in a background thread with a ``TextIteratorStreamer`` and a
+stopping criterion that watches the ``stop`` event. Either way setting ``stop``
+(or abandoning the iterator) ends that reply within a decoding step, and
+``info.path`` says which path ran. The model is held with ``registry.use`` for
+the whole reply, so it is never evicted or unloaded mid-reply.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from playground.chat.prompt import PreparedPrompt, prepare
+from playground.chat.service import stream_batched
 from playground.chat.settings import GenerationSettings
 from playground.errors import InputError, PlaygroundError
 
@@ -45,6 +50,7 @@ class StreamInfo:
     seconds: float = 0.0
     finish_reason: str = ""  # "stop" (model finished), "length", "cancelled"
     settings: GenerationSettings | None = None
+    path: str = ""  # "batched", or "plain generate: <why>" (shown in the stats line)
 
     @property
     def trimmed(self) -> bool:
@@ -86,13 +92,15 @@ def stream_chat(
     settings: GenerationSettings | None = None,
     *,
     stop: threading.Event | None = None,
+    ignore_eos: bool = False,
 ) -> ChatStream:
     """Stream a reply to ``messages`` from ``model``; yields the cumulative reply text.
 
     ``messages`` are ``{"role": "system"|"user"|"assistant", "content": str}``
     dicts (a role's system prompt first, if any). ``settings`` defaults to the
     model's ``options.generation`` in models.yaml. Setting ``stop`` ends the
-    reply early (``info.finish_reason == "cancelled"``).
+    reply early (``info.finish_reason == "cancelled"``). ``ignore_eos`` makes a
+    local model always write ``max_new_tokens`` (benchmarks: the same work per reply).
     """
     entry = registry.entry(model)
     if entry.task not in ("chat", "endpoint") or (
@@ -110,7 +118,7 @@ def stream_chat(
 
         gen = stream_endpoint(registry, model, messages, settings, stop, info)
     else:
-        gen = _stream_local(registry, model, messages, settings, stop, info)
+        gen = _stream_local(registry, model, messages, settings, stop, info, ignore_eos)
     return ChatStream(gen, info)
 
 
@@ -229,9 +237,8 @@ def _stream_local(
     settings: GenerationSettings,
     stop: threading.Event,
     info: StreamInfo,
+    ignore_eos: bool = False,
 ) -> Iterator[str]:
-    from transformers import StoppingCriteriaList
-
     with registry.use(model) as chat_model:
         apply_configured_template(chat_model)
         tokenizer = chat_model.tokenizer
@@ -246,49 +253,79 @@ def _stream_local(
         info.prompt, info.prompt_tokens = prepared.text, prepared.prompt_tokens
         info.context_window, info.dropped = prepared.context_window, prepared.dropped
         inputs = tokenizer(prepared.text, return_tensors="pt", add_special_tokens=False)
-        inputs = {k: v.to(chat_model.model.device) for k, v in inputs.items()}
-        # Our own event too, so that abandoning the iterator also ends the worker.
-        halt = threading.Event()
-        streamer = _token_streamer(tokenizer, info)
-        kwargs = dict(
-            **inputs,
-            **settings.generate_kwargs(),
-            streamer=streamer,
-            stopping_criteria=StoppingCriteriaList([_StopOnEvent(stop), _StopOnEvent(halt)]),
-            pad_token_id=tokenizer.pad_token_id,
-        )
-        failure: list[BaseException] = []
-        worker = threading.Thread(
-            target=_generate,
-            args=(chat_model.model, kwargs, settings.seed, streamer, failure),
-            name=f"chat-generate-{model}",
-            daemon=True,
-        )
-        start = time.perf_counter()
-        worker.start()
-        text = ""
-        try:
-            for piece in _read(streamer, worker):
-                if not piece:
-                    continue
-                if info.first_token_seconds is None:
-                    info.first_token_seconds = time.perf_counter() - start
-                text += piece
-                yield text
-                if stop.is_set():
-                    break
-        finally:
-            halt.set()
-            worker.join()
-            info.seconds = time.perf_counter() - start
-        if failure:
-            raise _explain_generation_error(model, failure[0])
-        if stop.is_set():
-            info.finish_reason = "cancelled"
-        elif info.new_tokens >= settings.max_new_tokens:
-            info.finish_reason = "length"
-        else:
-            info.finish_reason = "stop"
+        service = getattr(chat_model, "service", None)
+        why_not = service.unbatchable(settings) if service else _no_service_reason(chat_model)
+        if why_not is None:
+            info.path = "batched"
+            ids = inputs["input_ids"][0].tolist()
+            yield from stream_batched(service, tokenizer, ids, settings, stop, info, ignore_eos)
+            return
+        info.path = f"plain generate: {why_not}"
+        yield from _stream_plain(chat_model, inputs, settings, stop, info, ignore_eos)
+
+
+def _no_service_reason(chat_model: Any) -> str:
+    """Why a loaded model has no batching service (ZeroGPU, an adapter, no room)."""
+    return getattr(chat_model, "no_service_reason", "") or "no batching service"
+
+
+def _stream_plain(
+    chat_model: Any,
+    inputs: dict,
+    settings: GenerationSettings,
+    stop: threading.Event,
+    info: StreamInfo,
+    ignore_eos: bool,
+) -> Iterator[str]:
+    """One ``model.generate`` in a worker thread, streamed token by token."""
+    from transformers import StoppingCriteriaList
+
+    model, tokenizer = info.model, chat_model.tokenizer
+    inputs = {k: v.to(chat_model.model.device) for k, v in inputs.items()}
+    # Our own event too, so that abandoning the iterator also ends the worker.
+    halt = threading.Event()
+    streamer = _token_streamer(tokenizer, info)
+    kwargs = dict(
+        **inputs,
+        **settings.generate_kwargs(),
+        streamer=streamer,
+        stopping_criteria=StoppingCriteriaList([_StopOnEvent(stop), _StopOnEvent(halt)]),
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    if ignore_eos:  # EOS is suppressed until max_new_tokens
+        kwargs["min_new_tokens"] = settings.max_new_tokens
+    failure: list[BaseException] = []
+    worker = threading.Thread(
+        target=_generate,
+        args=(chat_model.model, kwargs, settings.seed, streamer, failure),
+        name=f"chat-generate-{model}",
+        daemon=True,
+    )
+    start = time.perf_counter()
+    worker.start()
+    text = ""
+    try:
+        for piece in _read(streamer, worker):
+            if not piece:
+                continue
+            if info.first_token_seconds is None:
+                info.first_token_seconds = time.perf_counter() - start
+            text += piece
+            yield text
+            if stop.is_set():
+                break
+    finally:
+        halt.set()
+        worker.join()
+        info.seconds = time.perf_counter() - start
+    if failure:
+        raise _explain_generation_error(model, failure[0])
+    if stop.is_set():
+        info.finish_reason = "cancelled"
+    elif info.new_tokens >= settings.max_new_tokens:
+        info.finish_reason = "length"
+    else:
+        info.finish_reason = "stop"
 
 
 def _generate(model: Any, kwargs: dict, seed: int | None, streamer: Any, failure: list) -> None:

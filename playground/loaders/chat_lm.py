@@ -26,10 +26,24 @@ class ChatModel:
     entry: ModelEntry
     context_window: int = 2048
     generation_defaults: dict[str, Any] = field(default_factory=dict)
+    service: Any = None  # a playground.chat.service.ChatService, or None (plain generate only)
+    no_service_reason: str = ""
 
     @property
     def has_chat_template(self) -> bool:
         return bool(getattr(self.tokenizer, "chat_template", None))
+
+    @property
+    def memory_bytes(self) -> int:
+        """Weights plus the KV cache reserved for the batching service (what the budget counts)."""
+        from playground.device import module_bytes
+
+        return module_bytes(self.model) + (self.service.kv_bytes if self.service else 0)
+
+    def close(self) -> None:
+        """Called by the registry on unload: stop the decode loop and free its cache."""
+        if self.service is not None:
+            self.service.close()
 
 
 def load(entry: ModelEntry, ctx) -> ChatModel:
@@ -49,7 +63,7 @@ def load(entry: ModelEntry, ctx) -> ChatModel:
     model.eval()
     if tokenizer.pad_token_id is None and tokenizer.eos_token_id is not None:
         tokenizer.pad_token = tokenizer.eos_token
-    return ChatModel(
+    chat_model = ChatModel(
         name=entry.name,
         model=model,
         tokenizer=tokenizer,
@@ -58,6 +72,41 @@ def load(entry: ModelEntry, ctx) -> ChatModel:
         context_window=_context_window(entry, model, tokenizer),
         generation_defaults=dict(entry.options.get("generation", {})),
     )
+    chat_model.service, chat_model.no_service_reason = _make_service(entry, model, tokenizer, ctx)
+    return chat_model
+
+
+def _make_service(entry: ModelEntry, model: Any, tokenizer: Any, ctx) -> tuple[Any, str]:
+    """The continuous-batching service for this model, or (None, why not).
+
+    Not on ZeroGPU (a GPU exists only inside a ``spaces.GPU`` call, so no loop can
+    hold it) and not for LoRA adapters (transformers' batching runs one set of
+    weights; an adapter keeps its own plain path). The KV cache holds
+    ``options.kv_cache_tokens`` tokens, fewer if the memory budget has less room.
+    """
+    from playground import zerogpu
+    from playground.chat import service
+    from playground.device import module_bytes
+
+    if zerogpu.on_zerogpu():
+        return None, "ZeroGPU: one generate per GPU call"
+    if entry.base:
+        return None, "LoRA adapter: own path, not the base model's batch"
+    if not hasattr(model, "init_continuous_batching"):
+        return None, "this model class has no continuous batching"
+    wanted = int(entry.options.get("kv_cache_tokens", service.DEFAULT_KV_TOKENS))
+    registry = ctx.registry
+    headroom = registry.budget_bytes(ctx.device) - registry.used_bytes() - module_bytes(model)
+    itemsize = model.dtype.itemsize
+    per_token = service.kv_bytes_per_token(model.config, itemsize)
+    tokens = service.plan_kv_tokens(wanted, headroom, per_token, itemsize)
+    if not tokens:
+        return None, "no room for a KV cache in the memory budget"
+    kv_bytes = service.reserved_bytes(tokens, per_token, itemsize)
+    # The same end-of-reply tokens plain generate stops at (Qwen lists two).
+    eos = getattr(model.generation_config, "eos_token_id", None) or tokenizer.eos_token_id
+    chat_service = service.ChatService(model, kv_tokens=tokens, kv_bytes=kv_bytes, eos_token_id=eos)
+    return chat_service, ""
 
 
 def _apply_adapter(model: Any, entry: ModelEntry, ctx) -> Any:

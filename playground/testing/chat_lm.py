@@ -10,13 +10,17 @@ TINY = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_atte
             num_key_value_heads=2)  # fmt: skip
 
 
-def build_qwen2(out: Path, *, context: int = 2048, **dims) -> Path:
-    """A random Qwen2 model of the given dimensions with the tiny tokenizer (Qwen3 template)."""
+def build_qwen2(out: Path, *, context: int = 2048, vocab_size: int | None = None, **dims) -> Path:
+    """A random Qwen2 model of the given dimensions with the tiny tokenizer (Qwen3 template).
+
+    ``vocab_size`` above the tokenizer's gives a real model's output layer cost
+    (ids past the tokenizer's decode to nothing).
+    """
     from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
 
     tokenizer = save_chat_tokenizer(out)
     config = Qwen2Config(
-        vocab_size=len(tokenizer),
+        vocab_size=vocab_size or len(tokenizer),
         max_position_embeddings=context,
         tie_word_embeddings=True,
         eos_token_id=tokenizer.eos_token_id,
