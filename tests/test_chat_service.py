@@ -209,3 +209,28 @@ def test_no_room_for_a_cache_means_plain_generate(varied_models):
     assert registry.get("varied").service is None
     assert stream.info.path == "plain generate: no room for a KV cache in the memory budget"
     registry.unload_all()
+
+
+def test_cheaper_top_k_and_top_p_match_the_librarys_exactly():
+    """The swapped-in warpers (playground.chat.cb_processors) give the library's masks."""
+    import torch
+    from transformers.generation.continuous_batching import cb_logits_processors as cb
+    from transformers.generation.logits_process import TopKLogitsWarper, TopPLogitsWarper
+
+    from playground.chat.cb_processors import _classes
+
+    fast_k, fast_p = _classes()
+    torch.manual_seed(0)
+    vocab = 3000
+    scores = torch.randn(8, vocab) * 3
+    scores[3, :10] = scores[3, 10]  # ties at the threshold
+    top_k = torch.tensor([1, 50, vocab, 20, 1, vocab, 7, 3], dtype=torch.int32)
+    top_p = torch.tensor([1.0, 0.9, 0.8, 1.0, 1.0, 0.95, 0.5, 0.3]).view(torch.int32)
+    lib_k = cb.ContinuousBatchingTopKLogitsWarper(TopKLogitsWarper(50))
+    lib_p = cb.ContinuousBatchingTopPLogitsWarper(TopPLogitsWarper(0.9))
+    ours_k, ours_p = fast_k(TopKLogitsWarper(50)), fast_p(TopPLogitsWarper(0.9))
+    expected = lib_p(lib_k(scores, top_k), top_p)
+    assert torch.equal(ours_p(ours_k(scores, top_k), top_p), expected)
+    greedy_k = torch.ones(8, dtype=torch.int32)
+    no_p = torch.ones(8).view(torch.int32)
+    assert torch.equal(ours_p(ours_k(scores, greedy_k), no_p), lib_p(lib_k(scores, greedy_k), no_p))

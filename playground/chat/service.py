@@ -214,6 +214,10 @@ class ChatService:
         from transformers import GenerationConfig
         from transformers.generation.configuration_utils import ContinuousBatchingConfig
 
+        from playground.chat.cb_processors import install
+
+        install()  # the library's top-k/top-p sort the whole vocabulary per row
+
         # Sampling processors must exist at creation for per-request values to apply;
         # the values here are only defaults that every request overrides.
         generation = GenerationConfig(
