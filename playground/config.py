@@ -24,16 +24,6 @@ from pydantic import (
 
 from playground.errors import ConfigError
 
-Task = Literal[
-    "chat",
-    "embedding",
-    "reranker",
-    "text-to-image",
-    "voice-clone",
-    "speech-recognition",
-    "endpoint",
-]
-TASKS: tuple[str, ...] = get_args(Task)
 Dtype = Literal["auto", "float32", "float16", "bfloat16"]
 DTYPES: tuple[str, ...] = get_args(Dtype)
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
@@ -94,7 +84,7 @@ class ModelEntry(_Strict):
     """One model: what it does (task), where its weights come from, how to run it."""
 
     name: str
-    task: Task
+    task: str  # one of the registered loaders' tasks (playground.loaders.tasks())
     source: str | None = None
     revision: str | None = None
     device: str | None = None
@@ -131,6 +121,17 @@ class ModelEntry(_Strict):
     @classmethod
     def _device(cls, value: str | None) -> str | None:
         return None if value is None else _check_device(value)
+
+    @field_validator("task")
+    @classmethod
+    def _task(cls, value: str) -> str:
+        from playground.loaders import tasks  # the registered loaders (they import this module)
+
+        known = tasks()
+        if value not in known:
+            allowed = ", ".join(f"'{task}'" for task in known)
+            raise ValueError(f"'{value}' is not allowed. Allowed values: {allowed}")
+        return value
 
     @model_validator(mode="after")
     def _source_needed(self) -> ModelEntry:

@@ -129,3 +129,27 @@ def test_relative_source_resolves_from_the_file(tmp_path):
     )
     config = load_config(tmp_path / "models.yaml")
     assert config.models[0].local_path(config.base_dir) == tmp_path.resolve() / "weights"
+
+
+def test_a_new_task_kind_is_one_registered_loader(tmp_path):
+    """A loader registered from here is a task the schema accepts, with no edit to config.py."""
+    from playground.config import load_config
+    from playground.loaders import loader, tasks, unregister_loader
+    from playground.registry import Registry
+
+    models = tmp_path / "models.yaml"
+    models.write_text("models:\n  - name: echo\n    task: tiny-echo\n    source: anything\n")
+    with pytest.raises(ConfigError, match="'tiny-echo' is not allowed"):
+        load_config(models)
+
+    @loader("tiny-echo")
+    def load(entry, ctx):
+        return {"echo": entry.name}
+
+    try:
+        assert "tiny-echo" in tasks()
+        config = load_config(models)
+        assert Registry(config).get("echo") == {"echo": "echo"}
+    finally:
+        unregister_loader("tiny-echo")
+    assert "tiny-echo" not in tasks()

@@ -12,6 +12,7 @@ from typing import Any
 from playground.config import ModelEntry
 from playground.device import resolve_dtype
 from playground.errors import ModelLoadError
+from playground.loaders import loader
 from playground.loaders.hub import local_source
 
 
@@ -46,6 +47,7 @@ class ChatModel:
             self.service.close()
 
 
+@loader("chat")
 def load(entry: ModelEntry, ctx) -> ChatModel:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

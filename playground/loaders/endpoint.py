@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from playground.config import ModelEntry
 from playground.errors import ModelLoadError
+from playground.loaders import loader
 
 
 @dataclass
@@ -26,6 +27,7 @@ class Endpoint:
     memory_bytes: int = 0
 
 
+@loader("endpoint")
 def load(entry: ModelEntry, ctx) -> Endpoint:
     api_key = None
     if entry.api_key_env:

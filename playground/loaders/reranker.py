@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from playground.config import ModelEntry
+from playground.loaders import loader
 from playground.loaders.hub import local_source
 
 
+@loader("reranker")
 def load(entry: ModelEntry, ctx):
     from sentence_transformers import CrossEncoder
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from playground.config import ModelEntry
 from playground.device import resolve_dtype
+from playground.loaders import loader
 from playground.loaders.hub import local_source
 
 
+@loader("speech-recognition")
 def load(entry: ModelEntry, ctx):
     from transformers import pipeline
 

@@ -21,6 +21,7 @@ from typing import Any
 from playground.config import ModelEntry
 from playground.device import format_bytes, resolve_dtype
 from playground.errors import ConfigError
+from playground.loaders import loader
 from playground.loaders.hub import local_source
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ class ImageModel:
         self.pipe = None
 
 
+@loader("text-to-image")
 def load(entry: ModelEntry, ctx) -> ImageModel:
     import diffusers
 

@@ -14,6 +14,7 @@ from typing import Any
 from playground.config import ModelEntry
 from playground.device import resolve_dtype
 from playground.errors import ModelLoadError
+from playground.loaders import loader
 from playground.loaders.hub import local_source
 
 
@@ -32,6 +33,7 @@ class VoiceCloneModel:
     options: dict[str, Any] = field(default_factory=dict)
 
 
+@loader("voice-clone")
 def load(entry: ModelEntry, ctx) -> VoiceCloneModel:
     import transformers
     from transformers import AutoProcessor
