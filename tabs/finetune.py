@@ -700,7 +700,7 @@ def _wire_export(ctx: AppContext, c: dict) -> None:
     def push(
         job_id,
         repo,
-        hf_token,
+        hf_token=None,
         client_id=None,
         request: gr.Request = None,
         oauth_token: gr.OAuthToken | None = None,

@@ -50,8 +50,9 @@ def plain_generate_text(registry, prompt: str, new_tokens: int) -> str:
 
     chat_model = registry.get("varied")
     tok = chat_model.tokenizer
+    # The same prompt the engine renders: thinking off (GenerationSettings' default).
     text = tok.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
-                                   add_generation_prompt=True)  # fmt: skip
+                                   add_generation_prompt=True, enable_thinking=False)  # fmt: skip
     inputs = tok(text, return_tensors="pt", add_special_tokens=False)
     with torch.inference_mode():
         out = chat_model.model.generate(**inputs, max_new_tokens=new_tokens, do_sample=False,
