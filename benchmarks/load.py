@@ -212,8 +212,14 @@ def launch_app(config: Path, data_dir: Path):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     demo = app.build_app(app.parse_args(["--config", str(config), "--data-dir", str(data_dir)]))
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
-                quiet=True, i18n=demo.i18n_strings)  # fmt: skip
+    demo.launch(
+        server_name="127.0.0.1",
+        server_port=port,
+        prevent_thread_lock=True,
+        quiet=True,
+        i18n=demo.i18n_strings,
+        **app.security_launch_kwargs(demo),
+    )  # as app.main: each client its own identity
     return demo
 
 

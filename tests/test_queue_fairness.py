@@ -54,7 +54,7 @@ def held_app(tiny_models, tmp_path):
         )
     port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                i18n=demo.i18n_strings)  # fmt: skip
+                i18n=demo.i18n_strings, **app.security_launch_kwargs(demo))  # fmt: skip
     try:
         yield f"http://127.0.0.1:{port}/", release, holding
     finally:
