@@ -137,7 +137,7 @@ def _talk_panel(ctx: AppContext) -> dict[str, Any]:
         with gr.Column(scale=2):
             p["audio"] = gr.Audio(type="filepath", label=ctx.t("agents.audio"), interactive=False,
                                   elem_id="agents-audio")  # fmt: skip
-            gr.Markdown(f"#### {ctx.t('agents.sources')}")
+            gr.Markdown(ctx.t("agents.sources"))
             p["sources"] = gr.HTML("", elem_id="agents-sources")
             p["raw"] = gr.JSON(value=[], visible=False)
     return p

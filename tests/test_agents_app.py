@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from tests.agent_support import (
@@ -15,6 +13,7 @@ from tests.agent_support import (
     save_voice,
 )
 from tests.conftest import launch_app
+from tests.system_packages import require
 
 USERS = [("ann", "pw-ann"), ("bo", "pw-bo")]
 ANN = "user-ann"  # the owner id the app gives the login "ann"
@@ -98,14 +97,14 @@ def test_export_then_import_through_the_api(agent_app):
 
 @pytest.fixture(scope="module")
 def browser():
-    webdriver = pytest.importorskip("selenium.webdriver")
-    if not shutil.which("chromium") or not shutil.which("chromedriver"):
-        pytest.skip("needs Debian's chromium and chromium-driver")
+    programs = require("chromium", "chromium-driver")
+    from selenium import webdriver
+
     options = webdriver.ChromeOptions()
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,1800"):
         options.add_argument(flag)
-    options.binary_location = shutil.which("chromium")
-    service = webdriver.ChromeService(executable_path=shutil.which("chromedriver"))
+    options.binary_location = programs["chromium"]
+    service = webdriver.ChromeService(executable_path=programs["chromium-driver"])
     driver = webdriver.Chrome(options=options, service=service)
     yield driver
     driver.quit()

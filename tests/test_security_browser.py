@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from tabs.identity import COOKIE
+from tests.system_packages import require
 
 pytestmark = pytest.mark.browser
-webdriver = pytest.importorskip("selenium.webdriver")
-if not (shutil.which("chromium") and shutil.which("chromedriver")):
-    pytest.skip("needs Debian's chromium and chromium-driver", allow_module_level=True)
+PROGRAMS = require("chromium", "chromium-driver")
+from selenium import webdriver  # noqa: E402  (after the system-package check)
 
 
 def test_the_browser_identity_is_a_signed_httponly_cookie_that_survives_a_refresh(
@@ -20,7 +18,8 @@ def test_the_browser_identity_is_a_signed_httponly_cookie_that_survives_a_refres
     options = webdriver.ChromeOptions()
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1200,900"):
         options.add_argument(arg)
-    service = webdriver.ChromeService(executable_path=shutil.which("chromedriver"))
+    options.binary_location = PROGRAMS["chromium"]
+    service = webdriver.ChromeService(executable_path=PROGRAMS["chromium-driver"])
     driver = webdriver.Chrome(options=options, service=service)
     try:
         driver.get(launched_app.url)
