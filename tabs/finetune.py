@@ -34,6 +34,39 @@ ADVANCED = [
     ("seed", "int", {}),
 ]
 TICK_SECONDS = 2.0
+SETTINGS_ARGS = """\
+base: the chat model to fine-tune (a name from the models file).
+dataset: the dataset file: Alpaca / ShareGPT / messages JSON or JSONL, or CSV.
+format: auto, alpaca, sharegpt, messages or csv (default auto: detected).
+col_instruction: CSV column holding the instruction (CSV only; default: guessed).
+col_input: CSV column holding the input (optional).
+col_output: CSV column holding the reply to learn.
+col_system: CSV column holding a system prompt (optional).
+val_split: hold out a validation set (default true).
+mix_general: share of bundled general instructions to mix in, 0-0.5 (default 0).
+rank: LoRA rank; empty picks one from the dataset size.
+alpha: LoRA alpha; empty means 2 x rank.
+dropout: LoRA dropout; empty for the default.
+learning_rate: empty for the default (2e-4).
+epochs: empty picks 1-5 from the dataset size.
+max_steps: stop after this many steps; empty for no limit.
+batch_size: per-device batch size; empty picks one for the device.
+grad_accum: gradient accumulation steps; empty picks one.
+max_length: tokens per record; empty uses the 95th percentile of the records.
+seed: random seed; empty for the default.
+precision: auto, fp32, bf16 or fp16 (default auto).
+checkpointing: gradient checkpointing, to save memory (default false).
+qlora: 4-bit base model, needs a CUDA GPU and bitsandbytes (default false).
+"""  # the Args: of finetune_validate and finetune_start (one copy)
+
+
+def with_settings_args(doc: str) -> str:
+    """``doc`` with its ``{settings}`` line replaced by the shared fine-tune Args lines."""
+    indent = " " * 12  # docstrings of the wiring's nested handlers
+    lines = SETTINGS_ARGS.rstrip("\n").splitlines()
+    return doc.replace("{settings}", ("\n" + indent).join(lines))
+
+
 PREVIEW_HEADERS = ["#", "prompt", "reply", "turns"]
 ISSUE_HEADERS = ["record", "line", "field", "problem", "what to do"]
 
@@ -336,28 +369,7 @@ def _wire(ctx: AppContext, c: dict) -> None:
         Only base and dataset are needed; leave the rest out for the one-click defaults.
 
         Args:
-            base: the chat model to fine-tune (a name from the models file).
-            dataset: the dataset file: Alpaca / ShareGPT / messages JSON or JSONL, or CSV.
-            format: auto, alpaca, sharegpt, messages or csv (default auto: detected).
-            col_instruction: CSV column holding the instruction (CSV only; default: guessed).
-            col_input: CSV column holding the input (optional).
-            col_output: CSV column holding the reply to learn.
-            col_system: CSV column holding a system prompt (optional).
-            val_split: hold out a validation set (default true).
-            mix_general: share of bundled general instructions to mix in, 0-0.5 (default 0).
-            rank: LoRA rank; empty picks one from the dataset size.
-            alpha: LoRA alpha; empty means 2 x rank.
-            dropout: LoRA dropout; empty for the default.
-            learning_rate: empty for the default (2e-4).
-            epochs: empty picks 1-5 from the dataset size.
-            max_steps: stop after this many steps; empty for no limit.
-            batch_size: per-device batch size; empty picks one for the device.
-            grad_accum: gradient accumulation steps; empty picks one.
-            max_length: tokens per record; empty uses the 95th percentile of the records.
-            seed: random seed; empty for the default.
-            precision: auto, fp32, bf16 or fp16 (default auto).
-            checkpointing: gradient checkpointing, to save memory (default false).
-            qlora: 4-bit base model, needs a CUDA GPU and bitsandbytes (default false).
+            {settings}
         """
         result = make_plan(
             base, dataset, format, col_instruction, col_input, col_output, col_system,
@@ -377,6 +389,7 @@ def _wire(ctx: AppContext, c: dict) -> None:
             *filled,
         )
 
+    validate.__doc__ = with_settings_args(validate.__doc__)
     c["validate"].click(
         validate,
         data_inputs,
@@ -410,28 +423,7 @@ def _wire(ctx: AppContext, c: dict) -> None:
         Only base and dataset are needed; leave the rest out for the one-click defaults.
 
         Args:
-            base: the chat model to fine-tune (a name from the models file).
-            dataset: the dataset file: Alpaca / ShareGPT / messages JSON or JSONL, or CSV.
-            format: auto, alpaca, sharegpt, messages or csv (default auto: detected).
-            col_instruction: CSV column holding the instruction (CSV only; default: guessed).
-            col_input: CSV column holding the input (optional).
-            col_output: CSV column holding the reply to learn.
-            col_system: CSV column holding a system prompt (optional).
-            val_split: hold out a validation set (default true).
-            mix_general: share of bundled general instructions to mix in, 0-0.5 (default 0).
-            rank: LoRA rank; empty picks one from the dataset size.
-            alpha: LoRA alpha; empty means 2 x rank.
-            dropout: LoRA dropout; empty for the default.
-            learning_rate: empty for the default (2e-4).
-            epochs: empty picks 1-5 from the dataset size.
-            max_steps: stop after this many steps; empty for no limit.
-            batch_size: per-device batch size; empty picks one for the device.
-            grad_accum: gradient accumulation steps; empty picks one.
-            max_length: tokens per record; empty uses the 95th percentile of the records.
-            seed: random seed; empty for the default.
-            precision: auto, fp32, bf16 or fp16 (default auto).
-            checkpointing: gradient checkpointing, to save memory (default false).
-            qlora: 4-bit base model, needs a CUDA GPU and bitsandbytes (default false).
+            {settings}
             name: a name for the job and its adapter (default: made up from the base and dataset).
             client_id: the browser id that owns the job when there is no login.
         """
@@ -450,6 +442,7 @@ def _wire(ctx: AppContext, c: dict) -> None:
 
     view = [c["status"], c["plot"], c["log"], c["cancel"], c["resume"], c["try"]]
     skip_all = tuple(gr.skip() for _ in range(len(view) + 1))
+    start.__doc__ = with_settings_args(start.__doc__)
     c["start"].click(
         start,
         [*data_inputs, c["name"], ctx.client_id],

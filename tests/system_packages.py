@@ -52,3 +52,17 @@ def require(*packages: str) -> dict[str, str]:
             pytest.fail(f"{message} [{STRICT_ENV} is set, so this is a failure]", pytrace=False)
         pytest.skip(message, allow_module_level=True)
     return found
+
+
+def headless_chromium(width: int, height: int, *flags: str):
+    """A headless Chromium driven by selenium at ``width`` x ``height`` (skips without it)."""
+    programs = require("chromium", "chromium-driver")
+    from selenium import webdriver
+
+    options = webdriver.ChromeOptions()
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", *flags):
+        options.add_argument(flag)
+    options.add_argument(f"--window-size={width},{height}")
+    options.binary_location = programs["chromium"]
+    service = webdriver.ChromeService(executable_path=programs["chromium-driver"])
+    return webdriver.Chrome(options=options, service=service)

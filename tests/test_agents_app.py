@@ -13,7 +13,7 @@ from tests.agent_support import (
     save_voice,
 )
 from tests.conftest import launch_app
-from tests.system_packages import require
+from tests.system_packages import headless_chromium
 
 USERS = [("ann", "pw-ann"), ("bo", "pw-bo")]
 ANN = "user-ann"  # the owner id the app gives the login "ann"
@@ -97,15 +97,7 @@ def test_export_then_import_through_the_api(agent_app):
 
 @pytest.fixture(scope="module")
 def browser():
-    programs = require("chromium", "chromium-driver")
-    from selenium import webdriver
-
-    options = webdriver.ChromeOptions()
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,1800"):
-        options.add_argument(flag)
-    options.binary_location = programs["chromium"]
-    service = webdriver.ChromeService(executable_path=programs["chromium-driver"])
-    driver = webdriver.Chrome(options=options, service=service)
+    driver = headless_chromium(1400, 1800)
     yield driver
     driver.quit()
 

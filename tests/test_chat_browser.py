@@ -4,22 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.system_packages import require
+from tests.system_packages import headless_chromium
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def browser():
-    programs = require("chromium", "chromium-driver")
-    from selenium import webdriver
-
-    options = webdriver.ChromeOptions()
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,1600"):
-        options.add_argument(flag)
-    options.binary_location = programs["chromium"]
-    service = webdriver.ChromeService(executable_path=programs["chromium-driver"])
-    driver = webdriver.Chrome(options=options, service=service)
+    driver = headless_chromium(1400, 1600)
     yield driver
     driver.quit()
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.system_packages import require
+from tests.system_packages import headless_chromium
 
 pytestmark = pytest.mark.browser
 
@@ -20,16 +20,7 @@ def _unload_after(launched_app):
 
 @pytest.fixture(scope="module")
 def browser():
-    programs = require("chromium", "chromium-driver")
-    from selenium import webdriver
-
-    options = webdriver.ChromeOptions()
-    for arg in ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,2000"]:
-        options.add_argument(arg)
-    options.add_argument("--lang=en-US")
-    options.binary_location = programs["chromium"]
-    service = webdriver.ChromeService(executable_path=programs["chromium-driver"])
-    driver = webdriver.Chrome(options=options, service=service)
+    driver = headless_chromium(1400, 2000, "--lang=en-US")
     yield driver
     driver.quit()
 

@@ -9,7 +9,7 @@ import pytest
 from playground.rag import Hit
 from playground.rag.chunking import Chunk
 from tabs.rag import link_citations, sources_html
-from tests.system_packages import require
+from tests.system_packages import headless_chromium, require
 
 pytestmark = pytest.mark.browser
 
@@ -17,10 +17,9 @@ pytestmark = pytest.mark.browser
 def test_clicking_a_citation_scrolls_to_its_source():
     import gradio as gr
     from conftest import free_port
-    from selenium import webdriver
     from selenium.webdriver.common.by import By
 
-    programs = require("chromium", "chromium-driver")
+    require("chromium", "chromium-driver")
 
     hits = [
         Hit(
@@ -40,12 +39,7 @@ def test_clicking_a_citation_scrolls_to_its_source():
         gr.HTML(sources_html("blue", hits))
     port = free_port()
     demo.launch(server_port=port, prevent_thread_lock=True, quiet=True)
-    options = webdriver.ChromeOptions()
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1200,800"):
-        options.add_argument(arg)
-    options.binary_location = programs["chromium"]
-    service = webdriver.ChromeService(executable_path=programs["chromium-driver"])
-    driver = webdriver.Chrome(options=options, service=service)
+    driver = headless_chromium(1200, 800)
     try:
         driver.get(f"http://127.0.0.1:{port}/")
         deadline = time.time() + 60
