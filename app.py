@@ -180,7 +180,10 @@ def build_app(args: argparse.Namespace | None = None):
                 models_tab.build(ctx)
         # Scripts without a login: a fresh signed id to send as X-Playground-Identity.
         gr.api(identity.new_token, api_name="identity_new")
-        demo.load(_page_marker, None, client_id, api_visibility="private", queue=False)
+        # Queued: Gradio fires a gr.State's .change (the tabs' "page ready") only for
+        # queued events; with queue=False their lists stayed empty until focused.
+        demo.load(_page_marker, None, client_id, api_visibility="private",
+                  concurrency_limit=settings.light_concurrency)  # fmt: skip
     demo.queue(
         default_concurrency_limit=settings.light_concurrency,
         max_size=WORKSHOP_QUEUE_SIZE if args.workshop else None,

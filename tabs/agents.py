@@ -195,10 +195,6 @@ def _wire_talk(ctx: AppContext, p: dict) -> None:
                        **ctx.light)  # fmt: skip
     ctx.client_id.change(agent_list, [p["agent"], ctx.client_id], listing,
                          api_visibility="private", **ctx.light)  # fmt: skip
-    root = gr.context.Context.root_block  # the page's own load: who the user is is known then
-    if root is not None:
-        root.load(agent_list, [p["agent"], ctx.client_id], listing, api_visibility="private",
-                  queue=False)  # fmt: skip
     p["agent"].select(agent_list, [p["agent"], ctx.client_id], listing,
                       api_visibility="private", **ctx.light)  # fmt: skip
 
