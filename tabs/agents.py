@@ -75,7 +75,7 @@ def chat_turn(
     stop=None,
 ):
     """Yield ``(history, sources_html, sources_json, audio)`` as the agent's reply streams."""
-    from tabs.chat import plain_history
+    from playground.chat.messages import plain_history
     from tabs.rag import link_citations, sources_html
 
     if not agent:

@@ -25,7 +25,9 @@ from playground.chat import (
     save_user_role,
     stream_chat,
 )
-from playground.chat.reasoning import REASONING_TAGS, is_reasoning_message
+from playground.chat.messages import message_text, plain_history
+from playground.chat.reasoning import REASONING_TAGS
+from playground.chat.roles import EDITABLE_FIELDS as BUILDER_FIELDS
 from playground.chat.roles import slugify
 from playground.errors import InputError
 from playground.storage import atomic_write_text, user_dir
@@ -36,20 +38,6 @@ from tabs.identity import current_user
 DEFAULT_ROLE = "assistant"
 USER_PREFIX = "user:"
 GEN_FIELDS = ("temperature", "top_p", "top_k", "repetition_penalty", "max_new_tokens", "seed")
-BUILDER_FIELDS = (
-    "name",
-    "description",
-    "language",
-    "role",
-    "context",
-    "task",
-    "steps",
-    "output_format",
-    "examples",
-    "constraints",
-    "delimiter",
-    "first_message",
-)
 # A Stop press must reach the running reply: one stop event per browser session.
 _STOPS = StopFlags()
 
@@ -80,27 +68,6 @@ def model_choices(registry, owner: str | None = None) -> list[tuple[str, str]]:
         if entry.task == "endpoint" and entry.serves == "chat":
             choices.append((f"{entry.display} (endpoint)", entry.name))
     return choices
-
-
-def text_of(message: dict[str, Any]) -> str:
-    """A chatbot message's text (gradio hands content back as a list of parts)."""
-    content = message.get("content")
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
-    if isinstance(content, dict):
-        return content.get("text", "")
-    return ""
-
-
-def plain_history(history: list[dict[str, Any]] | None) -> list[dict[str, str]]:
-    """The conversation for the model: folded reasoning blocks are not sent back."""
-    return [
-        {"role": m["role"], "content": text_of(m)}
-        for m in history or []
-        if m.get("role") in ("user", "assistant") and not is_reasoning_message(m)
-    ]
 
 
 def greeting(role: Role) -> list[dict[str, str]]:
@@ -703,7 +670,7 @@ def _wire_chat(ctx: AppContext, c: dict, g: dict, b: dict, prompt_a, prompt_b) -
         last = max((i for i, m in enumerate(history) if m["role"] == "user"), default=None)
         if last is None:
             raise gr.Error("there is no message to edit yet")
-        text = text_of(history[last])
+        text = message_text(history[last])
         last_b = max(
             (i for i, m in enumerate(history_b or []) if m["role"] == "user"), default=None
         )

@@ -464,15 +464,6 @@ def _wire_send_back(ctx: AppContext, text, panel, history, fields) -> None:
     history["use"].click(use, history["selected"], fields, api_visibility="private", **ctx.light)
 
 
-def _message_text(message: dict[str, Any]) -> str:
-    content = message.get("content", "")
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
-    return str(content or "")
-
-
 def _wire_chat_button(ctx: AppContext, text, prompt, negative) -> None:
     """A button under the chat: send the last reply (e.g. from the sd-prompt role) here."""
     actions, chatbot = ctx.shared.get("chat.actions"), ctx.shared.get("chat.chatbot")
@@ -482,16 +473,13 @@ def _wire_chat_button(ctx: AppContext, text, prompt, negative) -> None:
         button = gr.Button(ctx.t("image.from_chat"), size="sm")
 
     def from_chat(history: list[dict[str, Any]] | None, request: gr.Request = None):
-        from playground.chat.reasoning import is_reasoning_message
+        from playground.chat.messages import last_assistant_text
         from playground.image import parse_reply
 
-        replies = [
-            m for m in history or []
-            if m.get("role") == "assistant" and not is_reasoning_message(m)
-        ]  # fmt: skip
-        if not replies:
+        reply = last_assistant_text(history)
+        if not reply:
             raise gr.Error(text(request, "image.no_reply"))
-        suggestion = parse_reply(_message_text(replies[-1]))
+        suggestion = parse_reply(reply)
         values = [suggestion.prompt, suggestion.negative_prompt]
         return values if ctx.tabs is None else [*values, gr.Tabs(selected="image")]
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import gradio as gr
 
+from playground.chat.messages import last_assistant_text
 from playground.errors import InputError, PlaygroundError
 from playground.storage import user_dir
 from tabs.common import AppContext, StopFlags, owner_of, session_key, ui_errors
@@ -320,26 +321,6 @@ def _done_markdown(result) -> str:
 
 
 # ---------------------------------------------------------------- chat "Speak"
-
-
-def last_assistant_text(messages: list | None) -> str:
-    """Text of the last assistant answer in a Chatbot value (messages format).
-
-    Reasoning is never spoken: folded blocks are skipped and ``<think>`` parts cut.
-    """
-    from playground.chat.reasoning import is_reasoning_message, strip_reasoning
-
-    for message in reversed(messages or []):
-        role = message.get("role") if isinstance(message, dict) else getattr(message, "role", None)
-        if role != "assistant" or is_reasoning_message(message):
-            continue
-        content = message.get("content") if isinstance(message, dict) else message.content
-        if isinstance(content, list):
-            content = " ".join(
-                part.get("text", "") if isinstance(part, dict) else str(part) for part in content
-            ).strip()
-        return strip_reasoning(str(content or ""))
-    return ""
 
 
 def _add_speak_button(ctx: AppContext, p: dict) -> None:

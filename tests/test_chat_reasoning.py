@@ -118,8 +118,8 @@ def test_chat_tab_folds_reasoning_and_sends_none_back(demo, monkeypatch):
 
 
 def test_speak_and_image_assistant_get_the_answer_only(demo):
+    from playground.chat.messages import last_assistant_text
     from playground.image.assistant import parse_reply
-    from tabs.voice import last_assistant_text
 
     chatbot = next(b for b in demo.blocks.values() if isinstance(b, gr.Chatbot))
     shown = _folded(chatbot, REPLY)

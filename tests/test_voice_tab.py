@@ -108,7 +108,7 @@ def test_save_requires_consent(client, clips):
 
 
 def test_last_assistant_text_reads_messages():
-    from tabs.voice import last_assistant_text
+    from playground.chat.messages import last_assistant_text
 
     messages = [
         {"role": "user", "content": "hi"},

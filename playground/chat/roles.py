@@ -66,6 +66,16 @@ class Example:
     output: str
 
 
+# The role's fields as an editor shows them (everything but ``id`` and ``preset``),
+# and those of them that hold one text (the others are lists).
+EDITABLE_FIELDS = (
+    "name", "description", "language", "role", "context", "task", "steps",
+    "output_format", "examples", "constraints", "delimiter", "first_message",
+)  # fmt: skip
+LIST_FIELDS = ("steps", "examples", "constraints")
+TEXT_FIELDS = tuple(name for name in EDITABLE_FIELDS if name not in LIST_FIELDS)
+
+
 @dataclass
 class Role:
     """A persona: its sections, greeting and how user input is fenced off."""
@@ -161,24 +171,13 @@ class Role:
                 f"{where}: unknown field(s) {', '.join(unknown)}. Allowed: {', '.join(sorted(known))}"
             )
         values = dict(data)
-        for key in (
-            "id",
-            "name",
-            "description",
-            "language",
-            "role",
-            "context",
-            "task",
-            "output_format",
-            "delimiter",
-            "first_message",
-        ):
+        for key in ("id", *TEXT_FIELDS):
             value = values.get(key, "")
             if value is None:
                 values[key] = ""
             elif not isinstance(value, str):
                 raise InputError(f"{where}: field '{key}' must be text, got {type(value).__name__}")
-        for key in ("steps", "constraints"):
+        for key in ("steps", "constraints"):  # examples: below
             values[key] = _text_list(values.get(key), f"{where}: field '{key}'")
         values["examples"] = _examples(values.get("examples"), where)
         if not values.get("name", "").strip():
