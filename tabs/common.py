@@ -83,6 +83,20 @@ class AppContext:
         return {"concurrency_limit": self.settings.light_concurrency}
 
 
+def bind(handler, ctx: AppContext):
+    """``handler(ctx, ...)`` as an event function: ``ctx`` filled in, the rest as Gradio sees it.
+
+    Tab handlers are top-level functions whose first parameter is the app context,
+    so a test can call them directly with a context of its own. Gradio (and the API
+    page) see the remaining named, typed parameters and the docstring.
+    """
+    bound = functools.partial(handler, ctx)
+    functools.update_wrapper(bound, handler)
+    signature = inspect.signature(handler)
+    bound.__signature__ = signature.replace(parameters=list(signature.parameters.values())[1:])
+    return bound
+
+
 def owner_of(request: gr.Request | None, client_id: str | None = None) -> str:
     """The storage key of whoever sent ``request`` (see ``tabs.identity.current_user``).
 
