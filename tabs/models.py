@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import dataclass
 
 import gradio as gr
 
 from playground.device import format_bytes
 from playground.downloads import DONE, DOWNLOADING, DOWNLOADS, FAILED
 from playground.users import User, visible_entry, visible_names
-from tabs.common import AppContext, ui_errors
+from tabs.common import AppContext, bind, ui_errors
 from tabs.i18n import tr
 from tabs.identity import current_user, require_admin
 
@@ -88,48 +89,63 @@ def summary(ctx: AppContext, request: gr.Request | None = None) -> str:
     return head + " · " + " · ".join(parts)
 
 
-def build(ctx: AppContext) -> None:
+@dataclass
+class ModelsPanel:
+    info: gr.Markdown
+    table: gr.Dataframe
+    pick: gr.Dropdown
+    load: gr.Button
+    download: gr.Button
+    unload: gr.Button
+    unload_all: gr.Button
+    refresh: gr.Button
+    note: gr.Markdown
+
+
+def models_panel(ctx: AppContext) -> ModelsPanel:
     gr.Markdown(ctx.t("models.help"))
     info = gr.Markdown(summary(ctx))
     # Built once for every visitor (it lands in /config): shared models only.
-    table = gr.Dataframe(
-        value=status_rows(ctx),
-        headers=HEADERS,
-        label=ctx.t("models.table"),
-        interactive=False,
-        wrap=True,
-    )
+    table = gr.Dataframe(value=status_rows(ctx), headers=HEADERS, label=ctx.t("models.table"),
+                         interactive=False, wrap=True)  # fmt: skip
     with gr.Row():
         pick = gr.Dropdown(
             choices=visible_names(ctx.registry, ANYONE), label=ctx.t("models.pick"), scale=3
         )
-        load_btn = gr.Button(ctx.t("models.load"), scale=1)
-        download_btn = gr.Button(ctx.t("models.download"), scale=1)
-        unload_btn = gr.Button(ctx.t("models.unload"), scale=1, variant="stop")
-        unload_all_btn = gr.Button(ctx.t("models.unload_all"), scale=1)
-        refresh_btn = gr.Button(ctx.t("models.refresh"), scale=1)
-    note = gr.Markdown()
-    _wire(ctx, table, info, pick, note, load_btn, download_btn, unload_btn, unload_all_btn)
-
-    def refresh(client_id=None, request: gr.Request = None):
-        """The models you may use with their state, device and memory, and the memory summary."""
-        return _refresh(ctx, request)
-
-    def tick(client_id=None, request: gr.Request = None):
-        return _refresh(ctx, request)[:2]
-
-    token = ctx.client_id
-    refresh_btn.click(refresh, token, [table, info, pick], api_name="models_status")
-    timer = gr.Timer(3.0)
-    timer.tick(tick, token, [table, info], api_visibility="private", queue=False)
+        buttons = [
+            gr.Button(
+                ctx.t(f"models.{key}"), scale=1, variant="stop" if key == "unload" else "secondary"
+            )
+            for key in ("load", "download", "unload", "unload_all", "refresh")
+        ]
+    return ModelsPanel(info, table, pick, *buttons, note=gr.Markdown())
 
 
-def _refresh(ctx: AppContext, request: gr.Request | None = None):
+def build(ctx: AppContext) -> None:
+    panel = models_panel(ctx)
+    token, outputs = ctx.client_id, [panel.table, panel.info, panel.pick]
+    panel.refresh.click(bind(refresh, ctx), token, outputs, api_name="models_status")
+    gr.Timer(3.0).tick(bind(tick, ctx), token, [panel.table, panel.info],
+                       api_visibility="private", queue=False)  # fmt: skip
+    picked = [panel.pick, token]
+    panel.load.click(bind(load, ctx), picked, outputs, api_name="models_load", **ctx.heavy)
+    # Downloads are network and disk work: a light event, so model work goes on meanwhile.
+    panel.download.click(bind(download, ctx), picked, [*outputs, panel.note],
+                         api_name="models_download", **ctx.light)  # fmt: skip
+    panel.unload.click(bind(unload, ctx), picked, outputs, api_name="models_unload")
+    panel.unload_all.click(bind(unload_all, ctx), token, outputs, api_name="models_unload_all")
+
+
+def refresh(ctx: AppContext, client_id=None, request: gr.Request = None):
+    """The models you may use with their state, device and memory, and the memory summary."""
     # A plain value (not an update), so API clients get {"headers", "data"} as before.
-    user = current_user(request)
-    rows = status_rows(ctx, user, request)
+    rows = status_rows(ctx, current_user(request), request)
     table = {"headers": headers(request), "data": rows}
     return table, summary(ctx, request), gr.Dropdown(choices=[row[0] for row in rows])
+
+
+def tick(ctx: AppContext, client_id=None, request: gr.Request = None):
+    return refresh(ctx, client_id, request)[:2]
 
 
 def _admin_pick(ctx, name, request, action: str) -> User:
@@ -142,45 +158,36 @@ def _admin_pick(ctx, name, request, action: str) -> User:
     return user
 
 
-def _wire(ctx, table, info, pick, note, load_btn, download_btn, unload_btn, unload_all_btn):
-    outputs = [table, info, pick]
+@ui_errors
+def load(ctx: AppContext, name, client_id=None, request: gr.Request = None):
+    """Load a model now (downloading it first if needed) instead of on first use (admins)."""
+    _admin_pick(ctx, name, request, "load (preload) a model")
+    ctx.registry.get(name)
+    return refresh(ctx, client_id, request)
 
-    @ui_errors
-    def load(name, client_id=None, request: gr.Request = None):
-        """Load a model now (downloading it first if needed) instead of on first use (admins)."""
-        _admin_pick(ctx, name, request, "load (preload) a model")
-        ctx.registry.get(name)
-        return _refresh(ctx, request)
 
-    @ui_errors
-    def unload(name, client_id=None, request: gr.Request = None):
-        """Unload a model and free its memory (admins); a model in use by a generation is kept."""
-        _admin_pick(ctx, name, request, "unload a model")
-        if not ctx.registry.unload(name):
-            gr.Info(tr("models.not_loaded_info", request, name=name))
-        return _refresh(ctx, request)
+@ui_errors
+def unload(ctx: AppContext, name, client_id=None, request: gr.Request = None):
+    """Unload a model and free its memory (admins); a model in use by a generation is kept."""
+    _admin_pick(ctx, name, request, "unload a model")
+    if not ctx.registry.unload(name):
+        gr.Info(tr("models.not_loaded_info", request, name=name))
+    return refresh(ctx, client_id, request)
 
-    @ui_errors
-    def unload_all(client_id=None, request: gr.Request = None):
-        """Unload every model that no generation is using (admins)."""
-        require_admin(current_user(request), "unload every model")
-        ctx.registry.unload_all()
-        return _refresh(ctx, request)
 
-    @ui_errors
-    def download(name, client_id=None, request: gr.Request = None):
-        """Download a model's files ahead of use (admins), showing the progress as it goes."""
-        _admin_pick(ctx, name, request, "download a model")
-        yield from _download_progress(ctx, name, request)
+@ui_errors
+def unload_all(ctx: AppContext, client_id=None, request: gr.Request = None):
+    """Unload every model that no generation is using (admins)."""
+    require_admin(current_user(request), "unload every model")
+    ctx.registry.unload_all()
+    return refresh(ctx, client_id, request)
 
-    token = ctx.client_id
-    load_btn.click(load, [pick, token], outputs, api_name="models_load", **ctx.heavy)
-    # Downloads are network and disk work: a light event, so model work goes on meanwhile.
-    download_btn.click(
-        download, [pick, token], [*outputs, note], api_name="models_download", **ctx.light
-    )
-    unload_btn.click(unload, [pick, token], outputs, api_name="models_unload")
-    unload_all_btn.click(unload_all, token, outputs, api_name="models_unload_all")
+
+@ui_errors
+def download(ctx: AppContext, name, client_id=None, request: gr.Request = None):
+    """Download a model's files ahead of use (admins), showing the progress as it goes."""
+    _admin_pick(ctx, name, request, "download a model")
+    yield from _download_progress(ctx, name, request)
 
 
 def _download_progress(ctx: AppContext, name: str, request):
@@ -188,19 +195,19 @@ def _download_progress(ctx: AppContext, name: str, request):
 
     entry = ctx.registry.entry(name)
     if entry.task == "endpoint" or entry.local_path(ctx.registry.config.base_dir):
-        yield (*_refresh(ctx, request), tr("models.nothing_to_download", request, name=name))
+        yield (*refresh(ctx, None, request), tr("models.nothing_to_download", request, name=name))
         return
     cached = cached_snapshot(entry)
     if cached is not None:
         size = sum(p.stat().st_size for p in cached.rglob("*") if p.is_file())
         done = {"name": name, "total": format_bytes(size)}
-        yield (*_refresh(ctx, request), tr("models.downloaded", request, **done))
+        yield (*refresh(ctx, None, request), tr("models.downloaded", request, **done))
         return
     job = DOWNLOADS.start(entry)
     while job.state == DOWNLOADING:
         progress = tr("models.downloading", request, **job.values())
-        yield (*_refresh(ctx, request), f"**{name}**: {progress}")
+        yield (*refresh(ctx, None, request), f"**{name}**: {progress}")
         time.sleep(POLL_SECONDS)
     if job.state != DONE:
         raise gr.Error(job.error or "download failed")
-    yield (*_refresh(ctx, request), tr("models.downloaded", request, **job.values()))
+    yield (*refresh(ctx, None, request), tr("models.downloaded", request, **job.values()))
