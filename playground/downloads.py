@@ -194,6 +194,17 @@ def _still_downloading(job: Progress) -> ModelLoadError:
 DOWNLOADS = Downloads()  # the HF cache is per process, so are its downloads
 
 
+def needs_download(entry: ModelEntry, base_dir: Path | None = None) -> bool:
+    """True for a Hub model whose files are not in the local cache yet (no network used)."""
+    from playground.loaders.hub import cached_snapshot, is_hub_id
+
+    if entry.task == "endpoint" or entry.local_path(base_dir) is not None:
+        return False
+    if not is_hub_id(entry.source or ""):
+        return False  # a missing local folder: loading it says so
+    return cached_snapshot(entry) is None
+
+
 def _key(entry: ModelEntry) -> tuple[str, str | None]:
     return (entry.source or entry.name, entry.revision)
 

@@ -297,3 +297,53 @@ def keep_inputs_on_failure(*, outputs: int, inputs: dict[str, int] | None = None
         return wrapper
 
     return wrap
+
+
+FETCH_POLL_SECONDS = 0.5  # how often a download's progress is shown while it runs
+
+
+def fetch_models(ctx: AppContext, names: list[str], request: gr.Request | None = None):
+    """Download what ``names`` still need, yielding progress lines (percent, MB, speed, left).
+
+    Runs in a light event before the model-bound one, so a first download never
+    holds the device slot: others keep generating meanwhile. Each download runs
+    once (``playground.downloads.DOWNLOADS``); a failure raises its own message.
+    """
+    from playground.downloads import DOWNLOADS, FAILED, needs_download
+    from playground.errors import ModelLoadError
+    from tabs.i18n import tr
+
+    base_dir = ctx.registry.config.base_dir
+    entries = [ctx.registry.entry(name) for name in dict.fromkeys(names) if name]
+    jobs = [DOWNLOADS.start(entry) for entry in entries if needs_download(entry, base_dir)]
+    while any(job.state == DOWNLOADING for job in jobs):
+        yield "\n\n".join(
+            f"⬇️ **{job.name}**: {tr('models.downloading', request, **job.values())}"
+            for job in jobs
+        )
+        time.sleep(FETCH_POLL_SECONDS)
+    for job in jobs:
+        if job.state == FAILED:
+            raise ModelLoadError(job.error or "download failed", key=job.error_key, **job.params)
+    if jobs:
+        yield "\n\n".join(f"✅ {tr('models.downloaded', request, **job.values())}" for job in jobs)
+
+
+def prefetch(ctx: AppContext, models_of):
+    """A light event handler that downloads the models an action needs, before it runs.
+
+    ``models_of(ctx, *values)`` names the models from the action's inputs. Chain
+    the model-bound event with ``.success`` after it. When the inputs cannot name
+    a model (an unknown one, text no model speaks), nothing is fetched and the
+    action itself reports why, in its own status.
+    """
+
+    @ui_errors
+    def fetch_first(*values, request: gr.Request = None):
+        try:
+            names = list(models_of(ctx, *values))
+        except PlaygroundError:
+            names = []  # reported by the action this event precedes
+        yield from fetch_models(ctx, names, request)
+
+    return fetch_first

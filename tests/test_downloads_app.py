@@ -96,3 +96,33 @@ def test_a_tab_waiting_for_a_download_shows_its_progress(hub_app, monkeypatch):
     assert toasts[0].startswith("hub-chat: downloading") and " of " in toasts[0]
     assert "is downloaded" in toasts[-1]
     assert demo.registry.state("hub-chat") == "loaded"
+
+
+def test_a_tab_fetches_its_models_before_the_device_slot(hub_app):
+    """``tabs.common.prefetch``: the light step before a model-bound event streams the download."""
+    import threading
+    from types import SimpleNamespace
+
+    from playground.downloads import DOWNLOADING, DOWNLOADS
+    from tabs.common import prefetch
+
+    hub, demo, _ = hub_app
+    ctx = SimpleNamespace(registry=demo.registry)
+    fetch_first = prefetch(ctx, lambda ctx, name: [name, "tiny-chat"])  # tiny-chat is local
+    hub.hold.set()
+    lines: list[str] = []
+    def fetch():
+        for line in fetch_first("hub-chat"):
+            lines.append(line)
+
+    worker = threading.Thread(target=fetch)
+    worker.start()
+    wait_until(lambda: lines, "a progress line")
+    assert DOWNLOADS.progress(demo.registry.entry("hub-chat")).state == DOWNLOADING
+    hub.release()
+    worker.join(120)
+    assert lines[0].startswith("⬇️ **hub-chat**: downloading") and " of " in lines[0]
+    assert "hub-chat is downloaded" in lines[-1] and "tiny-chat" not in "".join(lines)
+    assert demo.registry.state("hub-chat") == "not loaded"  # fetched, not loaded: no device used
+    assert list(fetch_first("hub-chat")) == []  # cached now: nothing to show, nothing fetched
+    assert set(hub.gets.values()) == {1}

@@ -37,7 +37,7 @@ def local_source(entry: ModelEntry, base_dir: Path | None = None) -> str:
     if path is not None:
         return str(path)
     source = entry.source or ""
-    if source.startswith((".", "/", "~")) or source.count("/") != 1:
+    if not is_hub_id(source):
         raise ModelLoadError(
             f"'{entry.name}': source folder '{source}' does not exist. Fix the path in the "
             "models file, or use a Hugging Face repo id such as Qwen/Qwen2.5-0.5B-Instruct."
@@ -46,6 +46,11 @@ def local_source(entry: ModelEntry, base_dir: Path | None = None) -> str:
     if cached is not None:
         return str(cached)
     return str(_download(entry))
+
+
+def is_hub_id(source: str) -> bool:
+    """Whether a ``source:`` names a Hub repo ("owner/name") rather than a local folder."""
+    return not source.startswith((".", "/", "~")) and source.count("/") == 1
 
 
 def cached_snapshot(entry: ModelEntry) -> Path | None:

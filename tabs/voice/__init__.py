@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from tabs.common import AppContext, bind
+from tabs.common import AppContext, bind, prefetch
 from tabs.voice import handlers
 from tabs.voice.layout import (
     ModelPanel,
@@ -50,7 +50,10 @@ def _wire_reference(ctx, picker: ModelPanel, reference: ReferencePanel,
     # A new clip makes the last check stale: never clone from the previous clip by mistake.
     reference.upload.change(lambda: ("", None), None, [reference.report, reference.cleaned],
                             queue=False, **private)  # fmt: skip
-    reference.check.click(
+    # A first download runs in a light event (progress in the report), outside the device slot.
+    fetch = reference.check.click(prefetch(ctx, handlers.check_models), [picker.model, picker.asr],
+                                  reference.report, **private, **ctx.light)  # fmt: skip
+    fetch.success(
         bind(handlers.check_clip, ctx),
         [picker.model, reference.upload, reference.transcript, picker.asr, ctx.client_id],
         [reference.report, reference.cleaned, reference.transcript],
@@ -74,7 +77,10 @@ def _wire_reference(ctx, picker: ModelPanel, reference: ReferencePanel,
 
 def _wire_synthesis(ctx, picker: ModelPanel, reference: ReferencePanel,
                     synthesis: SynthesisPanel) -> None:  # fmt: skip
-    event = synthesis.generate.click(
+    fetch = synthesis.generate.click(prefetch(ctx, handlers.clone_models),
+                                     [picker.model, synthesis.text], synthesis.status,
+                                     api_visibility="private", **ctx.light)  # fmt: skip
+    event = fetch.success(
         bind(handlers.clone_voice, ctx),
         [picker.model, reference.saved, reference.cleaned, reference.upload,
          reference.transcript, synthesis.text, synthesis.consent, synthesis.seed,
@@ -84,7 +90,7 @@ def _wire_synthesis(ctx, picker: ModelPanel, reference: ReferencePanel,
         api_name="voice_clone",
         **ctx.heavy,
     )  # fmt: skip
-    synthesis.cancel.click(bind(handlers.cancel, ctx), None, synthesis.status, cancels=[event],
+    synthesis.cancel.click(bind(handlers.cancel, ctx), None, synthesis.status, cancels=[fetch, event],
                            api_name="voice_cancel", queue=False)  # fmt: skip
 
 

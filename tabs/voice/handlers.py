@@ -44,6 +44,20 @@ def voice_settings(seed=None, guidance=None, steps=None, temperature=None, cross
     )
 
 
+def check_models(ctx: AppContext, model, asr=None) -> list[str]:
+    """The models a clip check uses: the voice model ("Auto": the default pick) and the ASR."""
+    from playground.voice import pick_voice_model
+
+    return [pick_voice_model(ctx.registry, "", chosen=model).model, asr or ""]
+
+
+def clone_models(ctx: AppContext, model, text=None) -> list[str]:
+    """The voice model that will say ``text`` ("Auto": the one that speaks its language)."""
+    from playground.voice import pick_voice_model
+
+    return [pick_voice_model(ctx.registry, text or "", chosen=model).model]
+
+
 def saved_voices(ctx: AppContext, client_id=None, request: gr.Request = None):
     """The saved-voice picker, refreshed with this user's voices."""
     return gr.Dropdown(choices=[""] + library(ctx, owner_of(request, client_id)).names())
