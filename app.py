@@ -323,13 +323,21 @@ def start_cleanup(data_dir: Path, ttl_days: float) -> None:
 
 
 def security_launch_kwargs(demo) -> dict:
-    """What ``launch`` needs: signed anonymous cookies, and MCP behind the UI's login."""
+    """What ``launch`` needs: signed anonymous cookies, MCP behind the UI's login, real messages.
+
+    ``show_error``: an input Gradio refuses before any handler runs (a file path
+    that was not uploaded, a malformed file or history value) reaches the user
+    with Gradio's reason instead of a bare "Error" (``error: null``). Handlers'
+    own errors are already messages (``tabs.common.ui_errors``), so no traceback
+    or internal detail is shown by this.
+    """
     from starlette.middleware import Middleware
 
     from tabs.identity import IdentityCookie
     from tabs.mcp_gate import McpLoginGate
 
-    return {"app_kwargs": {"middleware": [Middleware(IdentityCookie), Middleware(McpLoginGate)]}}
+    middleware = [Middleware(IdentityCookie), Middleware(McpLoginGate)]
+    return {"app_kwargs": {"middleware": middleware}, "show_error": True}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -59,3 +59,30 @@ def test_role_card_nested_100000_deep_is_an_input_error():
         import_card(deep, name="deep.json")
     with pytest.raises(InputError, match="a JSON object"):
         import_card(json.dumps([1]), name="list.json")
+
+
+def _raw_call(app, api_name: str, data: list) -> dict:
+    """One event sent as the browser sends it (no client-side upload or checks); its result."""
+    import httpx
+
+    dep = next(d for d in app.demo.config["dependencies"] if d.get("api_name") == api_name)
+    with httpx.Client(base_url=app.url, timeout=60) as http:
+        http.get("/")  # the identity cookie, as a page load sets it
+        join = {"data": data, "fn_index": dep["id"], "session_hash": "raw-call-1"}
+        http.post("gradio_api/queue/join", json=join).raise_for_status()
+        with http.stream("GET", "gradio_api/queue/data", params={"session_hash": "raw-call-1"}) as s:
+            for line in s.iter_lines():
+                message = json.loads(line[5:]) if line.startswith("data:") else {}
+                if message.get("msg") == "process_completed":
+                    return message
+    raise AssertionError("the event never completed")
+
+
+def test_inputs_gradio_refuses_reach_the_user_with_a_reason(launched_app):
+    """A forged file path, or a value of the wrong shape, is refused before any handler runs."""
+    forged = {"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}
+    result = _raw_call(launched_app, "voice_check", ["tiny-voice", forged, "", "", None])
+    assert result["success"] is False
+    assert "not uploaded" in (result["output"].get("error") or "")
+    result = _raw_call(launched_app, "voice_check", ["tiny-voice", "/etc/passwd", "", "", None])
+    assert result["success"] is False and "meta" in (result["output"].get("error") or "")
