@@ -186,15 +186,22 @@ def render_prompt(
 
         return prepare_endpoint(entry, messages, settings)
     with registry.use(model) as chat_model:
-        apply_configured_template(chat_model)
-        return prepare(
-            chat_model.tokenizer,
-            messages,
-            context_window=chat_model.context_window,
-            max_new_tokens=settings.max_new_tokens,
-            model_name=model,
-            enable_thinking=settings.enable_thinking,
-        )
+        return _prepare_local(chat_model, model, messages, settings)
+
+
+def _prepare_local(
+    chat_model: Any, model: str, messages: list[dict[str, str]], settings: GenerationSettings
+) -> PreparedPrompt:
+    """The prompt a loaded local model receives: its template applied, trimmed to its window."""
+    apply_configured_template(chat_model)
+    return prepare(
+        chat_model.tokenizer,
+        messages,
+        context_window=chat_model.context_window,
+        max_new_tokens=settings.max_new_tokens,
+        model_name=model,
+        enable_thinking=settings.enable_thinking,
+    )
 
 
 def apply_configured_template(chat_model: Any) -> None:
@@ -214,16 +221,8 @@ def _stream_local(
     ignore_eos: bool = False,
 ) -> Iterator[str]:
     with registry.use(model) as chat_model:
-        apply_configured_template(chat_model)
         tokenizer = chat_model.tokenizer
-        prepared = prepare(
-            tokenizer,
-            messages,
-            context_window=chat_model.context_window,
-            max_new_tokens=settings.max_new_tokens,
-            model_name=model,
-            enable_thinking=settings.enable_thinking,
-        )
+        prepared = _prepare_local(chat_model, model, messages, settings)
         info.prompt, info.prompt_tokens = prepared.text, prepared.prompt_tokens
         info.context_window, info.dropped = prepared.context_window, prepared.dropped
         inputs = tokenizer(prepared.text, return_tensors="pt", add_special_tokens=False)

@@ -6,17 +6,9 @@ reading files: nothing lives only in the app's memory. Jobs belong to an owner
 (``DATA/users/<owner>/finetune/<job id>``); the functions that take an owner
 never reach outside that owner's folder.
 
-One trainer per folder: the trainer holds an exclusive lock on ``trainer.lock``
-for its whole life (the OS drops it when the process dies, however it dies), so
-a second start or a double-clicked Resume is refused with "already running",
-and "is it alive?" has a truthful answer that no stale pid file can fake.
-Cancel works in every phase: a ``cancel`` file and SIGTERM (the trainer saves a
-checkpoint if it is training, else stops at once), then SIGKILL after a grace
-period; either way the job ends "cancelled".
-
-Queue: every job takes a ticket in ``DATA/.finetune-queue/<device>/`` when it
-is created; the process whose ticket is oldest trains, the others wait and
-show their position. A ticket whose process died is cleared.
+One trainer per folder (an exclusive lock the OS drops when it dies), a
+cancel that works in every phase, and a queue per device: see
+``playground.finetune.job_process`` and ``playground.finetune.job_queue``.
 
 The folder's files are in ``playground.finetune.job_files``, the trainer
 process in ``playground.finetune.job_process`` and the queue in
