@@ -11,6 +11,8 @@ budget. A load reserves its estimate before the loader runs, so loads in
 flight count: a load is admitted only while loaded + reserved + its estimate
 fit the budget; otherwise it evicts idle models, waits for other loads in
 flight to settle, or raises ``OutOfMemoryError`` naming what holds the memory.
+That accounting is ``playground.registry_memory.MemoryAccounting``, which
+``Registry`` inherits; this module loads, unloads and reports.
 """
 
 from __future__ import annotations
