@@ -258,6 +258,26 @@ def test_memory_savers_are_chosen_from_free_gpu_memory(shared_registry):
         choose_memory_savers(bad, pipe, "cuda")
 
 
+def test_room_on_a_gpu_counts_only_that_gpus_models(monkeypatch):
+    """The room left is this device's budget minus what is loaded on this device."""
+    import torch
+
+    from playground.loaders.text_to_image import _room
+    from playground.registry import LoadContext
+
+    class TwoDevices:
+        def budget_bytes(self, device):
+            return 1000
+
+        def used_bytes(self, device=None):
+            # 100 on cuda:0, 800 more on the CPU: 900 on every device together.
+            return {None: 900, "cuda:0": 100, "cpu": 800}[device]
+
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (10**6, 10**6))
+    ctx = LoadContext(device="cuda:0", dtype="auto", base_dir=None, registry=TwoDevices())
+    assert _room(ctx) == 900
+
+
 def test_safety_checker_flag_is_reported(shared_registry, monkeypatch):
     model = shared_registry.get(MODEL)
     original = type(model.pipe).__call__

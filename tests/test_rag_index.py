@@ -27,6 +27,7 @@ from playground.rag import (
 )
 from playground.rag import answer as answer_module
 from playground.rag import index as index_module
+from playground.rag import indexes as indexes_module
 from playground.rag.answer import pack
 from playground.rag.chunking import Chunk
 from playground.rag.index import Hit
@@ -157,15 +158,15 @@ def test_pdf_hits_carry_page_numbers(tmp_path, embedder):
 
 
 def test_hnsw_above_threshold(monkeypatch):
-    monkeypatch.setattr(index_module, "HNSW_THRESHOLD", 100)
+    monkeypatch.setattr(indexes_module, "HNSW_THRESHOLD", 100)
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(300, 16)).astype("float32")
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    index = index_module.build_dense_index(vectors)
+    index = indexes_module.build_dense_index(vectors)
     assert type(index).__name__ == "IndexHNSWFlat"
     _, ids = index.search(vectors[42:43], 1)
     assert ids[0][0] == 42
-    assert type(index_module.build_dense_index(vectors[:50])).__name__ == "IndexFlatIP"
+    assert type(indexes_module.build_dense_index(vectors[:50])).__name__ == "IndexFlatIP"
 
 
 # ------------------------------------------------------------------ answers and threshold

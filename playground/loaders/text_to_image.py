@@ -96,7 +96,8 @@ def _room(ctx) -> int | None:
     free, _ = torch.cuda.mem_get_info(torch.device(ctx.device))
     registry = getattr(ctx, "registry", None)
     if registry is not None:
-        left = registry.budget_bytes(ctx.device) - registry.used_bytes()
+        # This device's budget against what is loaded on this device (not on every device).
+        left = registry.budget_bytes(ctx.device) - registry.used_bytes(ctx.device)
         free = min(free, max(left, 0))
     return int(free)
 

@@ -11,6 +11,9 @@ Layout of a collection folder::
 Every change writes a complete new folder next to the old one and swaps it in
 (``playground.storage.replace_dir``): a crash mid-ingest leaves the previous
 collection intact, and readers never see half a collection.
+
+The search settings and hits are in ``playground.rag.search`` and the index
+building in ``playground.rag.indexes`` (both re-exported here).
 """
 
 from __future__ import annotations
@@ -34,57 +37,20 @@ from playground.errors import InputError
 from playground.rag.chunking import Chunk, ChunkSettings
 from playground.rag.embedder import Embedder, EmbeddingInfo
 from playground.rag.fusion import dense_weight, weighted_fusion
+from playground.rag.indexes import HNSW_EF_SEARCH, build_dense_index, build_keyword_index
+from playground.rag.indexes import embedding_text as embedding_text  # re-exported
+from playground.rag.search import MODES as MODES  # re-exported
+from playground.rag.search import Hit, SearchSettings, rerank
 from playground.rag.text import keyword_tokens, language_of
 from playground.storage import atomic_write_bytes, atomic_write_json, atomic_write_text, replace_dir
 
 log = logging.getLogger(__name__)
 
 FORMAT = 2  # 2: chunk sizes in characters, chunks record the page of each part
-HNSW_THRESHOLD = 20_000  # chunks; below it an exact index is both fast and exact
-HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 128
-MODES = ("hybrid", "dense", "keyword")
 CHUNK_UNIT = "chars"  # chunk sizes in characters, a CJK character counting 2
 # A hit shorter than this (characters) is given to the chat model with its next chunk.
 SHORT_HIT = 300
 _LOCKS: defaultdict[str, threading.RLock] = defaultdict(threading.RLock)
-
-
-@dataclass
-class SearchSettings:
-    """How to search: hybrid (dense + BM25, weighted normalised scores), dense or keyword only."""
-
-    k: int = 5
-    mode: str = "hybrid"
-    candidates: int = 50  # taken from each retriever before fusion
-    reranker: str | None = None  # a reranker model name from the registry
-    rerank_pool: int = 20
-
-    def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise InputError(
-                f"search mode '{self.mode}' is unknown; use one of {', '.join(MODES)}."
-            )
-        if self.k < 1:
-            raise InputError(f"k must be at least 1, got {self.k}.")
-
-
-@dataclass
-class Hit:
-    """One retrieved chunk. ``score`` orders the hits; ``relevance`` is compared
-    with the threshold (cosine similarity, or the reranker's probability)."""
-
-    rank: int
-    chunk: Chunk
-    score: float
-    relevance: float
-    dense_rank: int | None = None
-    keyword_rank: int | None = None
-    # The next chunk of the same document, for a hit too short to stand on its own.
-    neighbour: Chunk | None = None
-
-    def to_json(self) -> dict:
-        c = self.chunk
-        return {"text": c.text, "source": c.source, "page": c.page, "score": round(self.score, 6)}
 
 
 @dataclass
@@ -379,60 +345,6 @@ class Collection:
         if not ids:
             return None
         return self._bm25.get_scores(ids)
-
-
-def rerank(registry: Any, name: str, query: str, hits: list[Hit]) -> list[Hit]:
-    """Reorder hits with a cross-encoder; its probability becomes score and relevance."""
-    if not hits:
-        return hits
-    if registry is None:
-        raise InputError("reranking needs the model registry.")
-    with registry.use(name) as model:
-        scores = np.asarray(
-            model.predict([(query, h.chunk.text) for h in hits], show_progress_bar=False)
-        )
-    scores = scores.reshape(len(hits), -1)[:, -1].astype("float64")
-    if scores.min() < 0 or scores.max() > 1:  # logits: squash to a probability
-        scores = 1.0 / (1.0 + np.exp(-scores))
-    for hit, score in zip(hits, scores, strict=True):
-        hit.score = hit.relevance = float(score)
-    return sorted(hits, key=lambda h: -h.score)
-
-
-# ------------------------------------------------------------ index building
-
-
-def embedding_text(chunk: Chunk) -> str:
-    """What gets embedded and keyword-indexed: the heading path gives a chunk its context."""
-    return f"{chunk.heading}\n{chunk.text}" if chunk.heading else chunk.text
-
-
-def build_dense_index(vectors: np.ndarray) -> Any:
-    """Exact inner-product search for small collections, HNSW above ``HNSW_THRESHOLD``."""
-    import faiss
-
-    vectors = np.ascontiguousarray(vectors, dtype="float32")
-    dim = vectors.shape[1]
-    if len(vectors) >= HNSW_THRESHOLD:
-        index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-        index.hnsw.efSearch = HNSW_EF_SEARCH
-    else:
-        index = faiss.IndexFlatIP(dim)
-    if len(vectors):
-        index.add(vectors)
-    return index
-
-
-def build_keyword_index(chunks: list[Chunk]) -> Any:
-    import bm25s
-
-    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every build at DEBUG
-
-    tokens = [keyword_tokens(embedding_text(c)) or [""] for c in chunks]
-    index = bm25s.BM25()
-    index.index(tokens, show_progress=False)
-    return index
 
 
 def _write_chunks(path: Path, chunks: list[Chunk]) -> None:
