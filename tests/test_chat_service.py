@@ -235,3 +235,20 @@ def test_cheaper_top_k_and_top_p_match_the_librarys_exactly():
     greedy_k = torch.ones(8, dtype=torch.int32)
     no_p = torch.ones(8).view(torch.int32)
     assert torch.equal(ours_p(ours_k(scores, greedy_k), no_p), lib_p(lib_k(scores, greedy_k), no_p))
+
+
+def test_kv_cache_room_counts_only_the_models_own_device():
+    """The KV cache's room is the device's budget less what is loaded on that same device."""
+    from playground.loaders.chat_lm import kv_headroom
+    from playground.registry import LoadContext
+
+    class TwoDevices:
+        def budget_bytes(self, device):
+            return 1000
+
+        def used_bytes(self, device=None):
+            # 100 on cuda:0, 800 more on the CPU: 900 on every device together.
+            return {None: 900, "cuda:0": 100, "cpu": 800}[device]
+
+    ctx = LoadContext(device="cuda:0", dtype="auto", base_dir=None, registry=TwoDevices())
+    assert kv_headroom(ctx, model_bytes=50) == 850

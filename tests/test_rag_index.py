@@ -196,9 +196,9 @@ def test_above_threshold_streams_with_only_relevant_sources(monkeypatch):
         yield "Paris [1]"
         yield "Paris [1] is the capital [2]."
 
-    monkeypatch.setitem(
-        sys.modules, "playground.chat", types.SimpleNamespace(stream_chat=fake_stream)
-    )
+    import playground.chat
+
+    monkeypatch.setattr(playground.chat, "stream_chat", fake_stream)
     monkeypatch.setattr(
         answer_module, "fit_to_model", lambda r, m, q, hits, s=None: pack(q, hits, lambda _: True)
     )

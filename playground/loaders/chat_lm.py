@@ -97,8 +97,7 @@ def _make_service(entry: ModelEntry, model: Any, tokenizer: Any, ctx) -> tuple[A
     if not hasattr(model, "init_continuous_batching"):
         return None, "this model class has no continuous batching"
     wanted = int(entry.options.get("kv_cache_tokens", service.DEFAULT_KV_TOKENS))
-    registry = ctx.registry
-    headroom = registry.budget_bytes(ctx.device) - registry.used_bytes() - module_bytes(model)
+    headroom = kv_headroom(ctx, module_bytes(model))
     itemsize = model.dtype.itemsize
     per_token = service.kv_bytes_per_token(model.config, itemsize)
     tokens = service.plan_kv_tokens(wanted, headroom, per_token, itemsize)
@@ -134,3 +133,9 @@ def _context_window(entry: ModelEntry, model: Any, tokenizer: Any) -> int:
             return value
     limit = getattr(tokenizer, "model_max_length", None)
     return limit if isinstance(limit, int) and 0 < limit < 10**7 else 2048
+
+
+def kv_headroom(ctx, model_bytes: int) -> int:
+    """Bytes a KV cache may take on the model's device: its budget less what is loaded there."""
+    registry = ctx.registry
+    return registry.budget_bytes(ctx.device) - registry.used_bytes(ctx.device) - model_bytes
