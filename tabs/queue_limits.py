@@ -9,7 +9,10 @@ person clicking Generate ten times would push everyone else back ten places.
 Gradio has no public hook for that, so ``limit_queued_per_user`` wraps the
 queue's ``push`` (the single place an event joins the queue) and refuses a
 new model-bound event when its user already has ``limit`` waiting. The
-refusal is an HTTP 503 with a message the browser shows as an error.
+refusal says why, in the user's language: to a browser as Gradio's "queue
+full" answer (HTTP 503) carrying the message, to an API client as a refused
+parameter (HTTP 422), the one answer whose text ``gradio_client`` passes on
+(it words every 503 as "Queue is full!").
 """
 
 from __future__ import annotations
@@ -19,11 +22,6 @@ from typing import Any
 import gradio as gr
 
 from tabs.identity import current_user
-
-REFUSED = (
-    "You already have {count} requests waiting for the model. Wait for one of them to "
-    "start (or stop it), then try again."
-)
 
 
 def queue_user(request: Any, username: str | None) -> str:
@@ -58,10 +56,22 @@ def limit_queued_per_user(demo: Any, limit: int, groups: tuple[str, ...]) -> Non
             user = queue_user(request, username)
             count = waiting_for(queue, user, groups)
             if count >= limit:
-                return False, REFUSED.format(count=count), "queue_full"
+                return refusal(request, count)
         return await push(body=body, request=request, username=username)
 
     queue.push = limited_push
+
+
+def refusal(request: Any, count: int) -> tuple[bool, Any, str]:
+    """What ``push`` answers when the user already has ``count`` requests waiting."""
+    from tabs.common import is_api_call
+    from tabs.i18n import tr
+
+    message = tr("queue.refused", request, count=count)
+    if not is_api_call(request):
+        return False, message, "queue_full"
+    refused = {"__type__": "validate", "is_valid": False, "parameter_name": "queue"}
+    return False, [{**refused, "message": message}], "validator_error"
 
 
 def _target(demo: Any, body: Any) -> Any:

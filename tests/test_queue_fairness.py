@@ -93,7 +93,7 @@ def test_a_waiting_image_request_sees_its_position(held_app):
 
 def test_one_user_may_have_two_model_requests_waiting(held_app):
     from gradio_client import Client
-    from gradio_client.utils import QueueError
+    from gradio_client.exceptions import ValidationError
 
     url, release, holding = held_app
     blocker = Client(url, verbose=False).submit(api_name="/test_hold")
@@ -102,9 +102,14 @@ def test_one_user_may_have_two_model_requests_waiting(held_app):
     waiting = [greedy.submit(**IMAGE), greedy.submit(**IMAGE)]
     wait_for_rank(waiting[1], 1)
     third = greedy.submit(**IMAGE)
-    # Refused at the door (HTTP 503 whose detail says why; gradio_client words it so):
-    with pytest.raises(QueueError, match="Queue is full"):
+    # Refused at the door, saying why (not gradio_client's generic "Queue is full"):
+    with pytest.raises(ValidationError, match="You already have 2 requests waiting"):
         third.result(timeout=60)
+    # The same user (their identity cookie), asking in Chinese:
+    chinese = Client(url, verbose=False, headers={"Accept-Language": "zh-CN"},
+                     httpx_kwargs={"cookies": greedy.cookies})  # fmt: skip
+    with pytest.raises(ValidationError, match="你已有 2 个请求在等待模型"):
+        chinese.submit(**IMAGE).result(timeout=60)
     other = Client(url, verbose=False).submit(**IMAGE)  # another user is not affected
     assert wait_for_rank(other, 2).queue_size == 3
     release.set()
