@@ -88,9 +88,20 @@ def bind(handler, ctx: AppContext):
 
     Tab handlers are top-level functions whose first parameter is the app context,
     so a test can call them directly with a context of its own. Gradio (and the API
-    page) see the remaining named, typed parameters and the docstring.
+    page) see the remaining named, typed parameters and the docstring; the result is
+    a plain function (generator function for a streaming handler), because Gradio
+    reads the type hints of a function -- a ``gr.Request`` parameter is filled in
+    only when it can see it (it cannot through ``functools.partial``).
     """
-    bound = functools.partial(handler, ctx)
+    if inspect.isgeneratorfunction(handler):
+
+        def bound(*args, **kwargs):
+            yield from handler(ctx, *args, **kwargs)
+    else:
+
+        def bound(*args, **kwargs):
+            return handler(ctx, *args, **kwargs)
+
     functools.update_wrapper(bound, handler)
     signature = inspect.signature(handler)
     bound.__signature__ = signature.replace(parameters=list(signature.parameters.values())[1:])
@@ -286,3 +297,29 @@ def keep_inputs_on_failure(*, outputs: int, inputs: dict[str, int] | None = None
         return wrapper
 
     return wrap
+
+
+def takes_parameters_of(source):
+    """Decorator: ``fn(own..., *args, **kwargs)`` shows its own parameters, then ``source``'s.
+
+    For endpoints that share a parameter list (chat and regenerate): the list is
+    written once, on ``source`` (which builds the value they share from it), and
+    each endpoint passes its ``*args, **kwargs`` on to ``source``. Gradio and the API
+    page see the whole list -- names, defaults and type hints (so a ``gr.Request``
+    there is filled in).
+    """
+    import typing
+
+    def decorate(fn):
+        own = [
+            p
+            for p in inspect.signature(fn).parameters.values()
+            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]
+        shared = list(inspect.signature(source).parameters.values())
+        fn.__signature__ = inspect.signature(fn).replace(parameters=[*own, *shared])
+        hints = {k: v for k, v in typing.get_type_hints(source).items() if k != "return"}
+        fn.__annotations__ = {**typing.get_type_hints(fn), **hints}
+        return fn
+
+    return decorate
