@@ -70,8 +70,9 @@ def reply_options(
     ).validated()
     role_state = role_state or load_role(DEFAULT_ROLE).to_dict()
     return ReplyOptions(
-        model, settings, compare, model_b, role_b, history_b, role_state, language,
-        client_id, request,
+        model=model, settings=settings, compare=compare, model_b=model_b, role_b=role_b,
+        history_b=history_b, role_state=role_state, language=language, client_id=client_id,
+        request=request,
     )  # fmt: skip
 
 

@@ -33,8 +33,8 @@ def wire_roles(ctx: AppContext, chat: ChatPanel, builder: BuilderPanel) -> None:
     builder.export.click(bind(roles.export_role, ctx), [builder.state, ctx.client_id],
                          builder.card, api_name="chat_export_role", **ctx.light)  # fmt: skip
     changed = [chat.role_pick, chat.role_b, *fields, chat.chatbot]
-    builder.upload.upload(bind(roles.import_role, ctx), [builder.upload, chat.role_lang,
-                          ctx.client_id], changed, **PRIVATE, **ctx.light)  # fmt: skip
+    card = [builder.upload, chat.role_lang, ctx.client_id]
+    builder.upload.upload(bind(roles.import_role, ctx), card, changed, **PRIVATE, **ctx.light)
     builder.delete.click(bind(roles.delete_role, ctx), picked, changed, **PRIVATE, **ctx.light)
 
 
@@ -43,18 +43,18 @@ def wire_replies(
     prompts: PromptPanel,
 ) -> list:  # fmt: skip
     """Send, regenerate, stop, edit and clear; returns the events that change chat A."""
-    options = [
+    settings = [  # what the chat endpoints take after the conversation
         chat.model, *generation.in_order(), chat.compare, chat.model_b, chat.role_b,
         chat.chatbot_b, builder.state, chat.role_lang, ctx.client_id, chat.think,
     ]  # fmt: skip
     outputs = [chat.chatbot, chat.chatbot_b, chat.notice, prompts.prompt_a, prompts.prompt_b]
     send_outputs = [*outputs[:2], chat.message, *outputs[2:]]
-    inputs = [chat.message, chat.chatbot, *options]
+    inputs = [chat.message, chat.chatbot, *settings]
     send = bind(handlers.chat, ctx)
     send_event = chat.send.click(send, inputs, send_outputs, api_name="chat", **ctx.chat)
     submit_event = chat.message.submit(send, inputs, send_outputs, **PRIVATE, **ctx.chat)
     regenerate = bind(handlers.regenerate, ctx)
-    regen_event = chat.regenerate.click(regenerate, [chat.chatbot, *options], outputs,
+    regen_event = chat.regenerate.click(regenerate, [chat.chatbot, *settings], outputs,
                                         api_name="chat_regenerate", **ctx.chat)  # fmt: skip
     # Setting the event ends generation within a token and keeps the partial reply;
     # cancelling also drops a reply still waiting in the queue.
