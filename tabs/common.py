@@ -318,8 +318,7 @@ def fetch_models(ctx: AppContext, names: list[str], request: gr.Request | None =
     jobs = [DOWNLOADS.start(entry) for entry in entries if needs_download(entry, base_dir)]
     while any(job.state == DOWNLOADING for job in jobs):
         yield "\n\n".join(
-            f"⬇️ **{job.name}**: {tr('models.downloading', request, **job.values())}"
-            for job in jobs
+            f"⬇️ **{job.name}**: {tr('models.downloading', request, **job.values())}" for job in jobs
         )
         time.sleep(FETCH_POLL_SECONDS)
     for job in jobs:
@@ -347,3 +346,29 @@ def prefetch(ctx: AppContext, models_of):
         yield from fetch_models(ctx, names, request)
 
     return fetch_first
+
+
+def takes_parameters_of(source):
+    """Decorator: ``fn(own..., *args, **kwargs)`` shows its own parameters, then ``source``'s.
+
+    For endpoints that share a parameter list (chat and regenerate): the list is
+    written once, on ``source`` (which builds the value they share from it), and
+    each endpoint passes its ``*args, **kwargs`` on to ``source``. Gradio and the API
+    page see the whole list -- names, defaults and type hints (so a ``gr.Request``
+    there is filled in).
+    """
+    import typing
+
+    def decorate(fn):
+        own = [
+            p
+            for p in inspect.signature(fn).parameters.values()
+            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]
+        shared = list(inspect.signature(source).parameters.values())
+        fn.__signature__ = inspect.signature(fn).replace(parameters=[*own, *shared])
+        hints = {k: v for k, v in typing.get_type_hints(source).items() if k != "return"}
+        fn.__annotations__ = {**typing.get_type_hints(fn), **hints}
+        return fn
+
+    return decorate

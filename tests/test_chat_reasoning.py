@@ -105,7 +105,7 @@ def test_chat_tab_folds_reasoning_and_sends_none_back(demo, monkeypatch):
         def __iter__(self):
             yield REPLY
 
-    monkeypatch.setattr(tabs.chat, "stream_chat", Scripted)
+    monkeypatch.setattr(tabs.chat.reply, "stream_chat", Scripted)
     chat = _fn(demo, "chat")
     # the history as the browser sends it back: the reasoning is its own folded message
     outs = list(chat("next", shown, "tiny-chat", max_new_tokens=8, think=True))
