@@ -126,3 +126,21 @@ def test_a_tab_fetches_its_models_before_the_device_slot(hub_app):
     assert demo.registry.state("hub-chat") == "not loaded"  # fetched, not loaded: no device used
     assert list(fetch_first("hub-chat")) == []  # cached now: nothing to show, nothing fetched
     assert set(hub.gets.values()) == {1}
+
+
+def test_chat_shows_a_first_download_in_its_note(hub_app):
+    """A chat model's first use: the download's progress streams into the note under the chat."""
+    from gradio_client import Client
+
+    hub, demo, url = hub_app
+    client = Client(url, verbose=False)
+    hub.hold.set()
+    job = client.submit(message="hello", model="hub-chat", max_new_tokens=4, api_name="/chat")
+    wait_until(lambda: any("downloading" in str(out[3]) for out in job.outputs()), "progress")
+    hub.release()
+    job.result(timeout=120)
+    notes = [str(out[3]) for out in job.outputs()]
+    assert any("⬇️ **hub-chat**: downloading" in n and " of " in n for n in notes), notes
+    assert any("hub-chat is downloaded" in n for n in notes)
+    assert job.outputs()[-1][0][-1]["role"] == "assistant"  # then the reply itself
+    demo.registry.unload_all()

@@ -14,7 +14,14 @@ from playground.errors import InputError
 from tabs.chat.layout import GENERATION_FIELDS
 from tabs.chat.reply import STOPS, reply_options, stream_replies, strip_reply
 from tabs.chat.roles import DEFAULT_ROLE, greeting, load_picked, role_choices, roles_dir
-from tabs.common import AppContext, owner_of, session_key, takes_parameters_of, ui_errors
+from tabs.common import (
+    AppContext,
+    fetch_models,
+    owner_of,
+    session_key,
+    takes_parameters_of,
+    ui_errors,
+)
 
 
 def model_choices(registry, owner: str | None = None) -> list[tuple[str, str]]:
@@ -66,6 +73,10 @@ def chat(ctx: AppContext, message: str, history: list, *args, **kwargs):
     if options.compare:
         history_b.append(user)
     yield history, history_b, "", "", gr.skip(), gr.skip()
+    # A model's first use downloads it: its progress shows in the note under the chat.
+    models = [options.model, options.model_b if options.compare else None]
+    for progress in fetch_models(ctx, [m for m in models if m], options.request):
+        yield history, history_b, "", progress, gr.skip(), gr.skip()
     for out in stream_replies(ctx, history, history_b, options):
         yield *out[:2], gr.skip(), *out[2:]
 
