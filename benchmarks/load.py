@@ -10,7 +10,9 @@ Engine arm: N threads each stream one reply through ``playground.chat.stream_cha
 assistant and the CLI all use -- on one shared registry, so all replies go to
 the model's continuous-batching service. App arm: the app is launched on the
 same models file and N ``gradio_client`` sessions send a message through the
-Chat tab's ``/chat`` endpoint (queue, handlers and streaming included).
+Chat tab's ``/chat`` endpoint (queue, handlers and streaming included). The
+clients run in a process of their own, as real users' browsers are not in the
+server's interpreter; they still share this machine's cores.
 
 Why it is fair: every arm sends the same prompts (prompt i goes to session i),
 asks for the same number of new tokens with EOS off (``ignore_eos`` in the
@@ -73,17 +75,26 @@ def build_models(folder: Path, *, tiny: bool) -> Path:
 
 
 def never_stop_early(chat_model) -> None:
-    """Zero the output rows of EOS and of ids the tokenizer cannot decode.
+    """Zero the output rows of EOS, of ids the tokenizer cannot decode, and of invisible ids.
 
-    Random weights: greedy decoding then always picks a decodable, non-EOS
-    token, so every reply (engine or app) writes exactly max_new_tokens.
+    Random weights: greedy decoding then always picks a visible, non-EOS token
+    (no special token, byte piece of a half character, or bare whitespace), so
+    every reply (engine or app) writes exactly max_new_tokens, and the first
+    text a client sees is the first token -- time to first token is not
+    inflated by tokens that show nothing.
     """
     import torch
 
+    tokenizer = chat_model.tokenizer
     rows = chat_model.model.get_output_embeddings().weight
+    invisible = [
+        i for i in range(len(tokenizer))
+        if not (text := tokenizer.decode([i], skip_special_tokens=True)).strip() or "\ufffd" in text
+    ]  # fmt: skip
     with torch.no_grad():
-        rows[len(chat_model.tokenizer) :] = 0
-        rows[chat_model.tokenizer.eos_token_id] = 0
+        rows[len(tokenizer) :] = 0
+        rows[tokenizer.eos_token_id] = 0
+        rows[invisible] = 0
 
 
 def run_concurrent(reply: Callable[[int], tuple[float, float, int]], sessions: int) -> dict:
@@ -177,6 +188,42 @@ def app_reply(url: str, model: str, new_tokens: int, sessions: int) -> Callable[
     return reply
 
 
+_CLIENTS: dict = {}  # in the client process: the connected sessions, reused across rounds
+
+
+def client_round(url: str, model: str, new_tokens: int, sessions: int, most: int) -> dict:
+    """One round of ``sessions`` concurrent ``/chat`` calls, run in the client process."""
+    if url not in _CLIENTS:
+        _CLIENTS.clear()
+        _CLIENTS[url] = app_reply(url, model, new_tokens, most)
+    return run_concurrent(_CLIENTS[url], sessions)
+
+
+class ClientProcess:
+    """The app arm's ``gradio_client`` sessions, in a process of their own.
+
+    Real users' clients are browsers elsewhere; here they share the machine's
+    cores (which only costs the app arm), but not the server's interpreter, so
+    their JSON handling does not hold the lock the server and decode loop need.
+    """
+
+    def __init__(self, url: str, model: str, new_tokens: int, most: int) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        spawn = multiprocessing.get_context("spawn")
+        self.pool = ProcessPoolExecutor(max_workers=1, mp_context=spawn)
+        self.args = (url, model, new_tokens)
+        self.most = most
+        self.run(1)  # connect every session and warm up, outside the measurement
+
+    def run(self, sessions: int) -> dict:
+        return self.pool.submit(client_round, *self.args, sessions, self.most).result()
+
+    def close(self) -> None:
+        self.pool.shutdown()
+
+
 def plain_generate_tps(chat_model, new_tokens: int, repeats: int = 2) -> float:
     """Tokens/s of the bare ``model.generate`` on one sequence (the library baseline)."""
     import torch
@@ -248,12 +295,12 @@ def ratios(label: str, arms: dict[int, dict]) -> None:
               f"p95 TTFT <= 3x: {'met' if ttft <= 3 else 'MISSED'}")  # fmt: skip
 
 
-def measure(reply, sessions: list[int], rounds: int) -> dict[int, dict]:
+def measure(run: Callable[[int], dict], sessions: list[int], rounds: int) -> dict[int, dict]:
     """Arms alternate within each round, so background load hits them alike."""
     runs: dict[int, list[dict]] = {n: [] for n in sessions}
     for _ in range(rounds):
         for n in sessions:
-            runs[n].append(run_concurrent(reply, n))
+            runs[n].append(run(n))
     return {n: summarise(r) for n, r in runs.items()}
 
 
@@ -290,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         reply = engine_reply(registry, "bench-chat", new_tokens)
         reply(0)  # warm up (first request starts the decode loop) outside the measurement
         plain = plain_generate_tps(chat_model, new_tokens)
-        results["engine"] = measure(reply, args.sessions, rounds)
+        results["engine"] = measure(lambda n: run_concurrent(reply, n), args.sessions, rounds)
         for arm in results["engine"].values():
             report("engine", arm)
             failed |= bool(arm["errors"])
@@ -302,9 +349,11 @@ def main(argv: list[str] | None = None) -> int:
         demo = launch_app(config, tmp / "data")
         try:
             never_stop_early(demo.registry.get("bench-chat"))
-            reply = app_reply(demo.local_url, "bench-chat", new_tokens, max(args.sessions))
-            reply(0)
-            results["app"] = measure(reply, args.sessions, rounds)
+            clients = ClientProcess(demo.local_url, "bench-chat", new_tokens, max(args.sessions))
+            try:
+                results["app"] = measure(clients.run, args.sessions, rounds)
+            finally:
+                clients.close()
         finally:
             demo.close()
             demo.registry.unload_all()

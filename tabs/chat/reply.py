@@ -146,7 +146,9 @@ def stream_replies(ctx: AppContext, history: list, history_b: list, options: Rep
             if index not in shown:  # the prompt is known from the first token on
                 shown.add(index)
                 prompts[index] = streams[index].info.prompt
-            yield histories[0], histories[1], gr.skip(), *prompts
+            # Only the conversation that changed: each update is postprocessed and sent.
+            changed = [h if i == index else gr.skip() for i, h in enumerate(histories)]
+            yield *changed, gr.skip(), *prompts
     notice = "\n\n".join(stats_line(s.info) for s in streams)
     prompts = [s.info.prompt for s in streams] + [gr.skip()]
     yield histories[0], histories[1], notice, prompts[0], prompts[1]
