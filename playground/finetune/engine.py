@@ -154,21 +154,26 @@ def plan(
             f"{device}. Turn QLoRA off, or pip install bitsandbytes."
         )
     stats = token_stats(dataset, tokenizer, settings.max_length) if stats.records else stats
-    est = None
-    if stats.records:
-        est = estimate(
-            settings,
-            n_records=len(dataset.records),
-            mean_tokens=stats.mean,
-            params=shape["params"],
-            hidden=shape["hidden"],
-            layers=shape["layers"],
-            vocab=shape["vocab"],
-            device=device,
-            available_bytes=available_memory(device),
-            dtype_bytes=4 if not device.startswith("cuda") or settings.precision == "fp32" else 2,
-        )
+    est = _estimate(settings, len(dataset.records), stats, shape, device) if stats.records else None
     return Plan(dataset, stats, settings, est, base, device)
+
+
+def _estimate(
+    settings: TrainSettings, n_records: int, stats: TokenStats, shape: dict[str, int], device: str
+) -> Estimate:
+    """Memory and time of the run on ``device``, from the model's shape and the records."""
+    return estimate(
+        settings,
+        n_records=n_records,
+        mean_tokens=stats.mean,
+        params=shape["params"],
+        hidden=shape["hidden"],
+        layers=shape["layers"],
+        vocab=shape["vocab"],
+        device=device,
+        available_bytes=available_memory(device),
+        dtype_bytes=4 if not device.startswith("cuda") or settings.precision == "fp32" else 2,
+    )
 
 
 def _qlora_available(device: str) -> bool:

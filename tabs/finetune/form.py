@@ -68,16 +68,7 @@ def with_settings_args(doc: str) -> str:
 class SettingChoices:
     """The fine-tune settings chosen in the form; None leaves one to the one-click defaults."""
 
-    rank: int | None = None
-    alpha: int | None = None
-    dropout: float | None = None
-    learning_rate: float | None = None
-    epochs: float | None = None
-    max_steps: int | None = None
-    batch_size: int | None = None
-    grad_accum: int | None = None
-    max_length: int | None = None
-    seed: int | None = None
+    numbers: dict[str, Any] = field(default_factory=dict)  # the ADVANCED settings by name
     val_split: bool | None = None  # None (left out through the API): the default split
     mix_general: float | None = None
     precision: str | None = None
@@ -88,7 +79,7 @@ class SettingChoices:
         """The ``TrainSettings`` values to use instead of the automatic ones."""
         out: dict[str, Any] = {}
         for name, kind, _ in ADVANCED:
-            value = getattr(self, name)
+            value = self.numbers.get(name)
             if value is not None and value != "":
                 out[name] = int(value) if kind == "int" else float(value)
         if self.val_split is not None and not self.val_split:
@@ -120,9 +111,10 @@ def read_form(
     """The form's values as one ``FinetuneForm`` (the parameters of Validate and Start)."""
     values = dict(locals())
     columns = {f.name: values[f"col_{f.name}"] or None for f in fields(ColumnMap)}
-    settings = {f.name: values[f.name] for f in fields(SettingChoices)}
+    numbers = {name: values[name] for name, _, _ in ADVANCED}
+    settings = {f.name: values[f.name] for f in fields(SettingChoices) if f.name != "numbers"}
     return FinetuneForm(
-        base, dataset, format or "auto", ColumnMap(**columns), SettingChoices(**settings)
+        base, dataset, format or "auto", ColumnMap(**columns), SettingChoices(numbers, **settings)
     )
 
 
