@@ -239,6 +239,36 @@ def fetch(entry: ModelEntry, job: Progress) -> Path:
     return _snapshot_folder(Path(path), files[-1][0])
 
 
+def fetch_files(entry: ModelEntry, patterns: list[str]) -> tuple[Path, dict[str, int]]:
+    """Download only the entry's files that match ``patterns`` (small ones: no progress).
+
+    Returns their folder and the size of every file the app would load (from the
+    Hub's list), so a caller knows the weights' size without fetching them. The
+    folder is not the cache's snapshot: a snapshot with only these files in it
+    would pass for a downloaded model (``loaders.hub.cached_snapshot``).
+    """
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.utils import filter_repo_objects
+
+    sizes = dict(_with_errors(entry, lambda: _plan(entry)))
+    folder = partial_dir(entry)
+    folder.mkdir(parents=True, exist_ok=True)
+    for filename in filter_repo_objects(list(sizes), allow_patterns=patterns):
+        _with_errors(
+            entry,
+            lambda f=filename: hf_hub_download(
+                entry.source, f, revision=entry.revision, endpoint=endpoint(), local_dir=folder
+            ),
+        )
+    return folder, sizes
+
+
+def partial_dir(entry: ModelEntry) -> Path:
+    """Where ``fetch_files`` puts a repo's files: beside the HF cache, per repo and revision."""
+    repo = (entry.source or entry.name).replace("/", "--")
+    return cache_dir().parent / "playground-partial" / repo / (entry.revision or "main")
+
+
 def _plan(entry: ModelEntry) -> list[tuple[str, int]]:
     """(file, size) of every file the app would load, from the Hub's file list."""
     from huggingface_hub import HfApi

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from playground.config import Config, ModelEntry
+from playground.config import ModelEntry
 from playground.errors import InputError
 from playground.finetune import jobs
+from playground.finetune.base import (
+    base_files,
+    base_models,
+    load_tokenizer,
+    model_shape,
+    resolve_base,
+)
 from playground.finetune.dataset import ColumnMap, ParsedDataset, TokenStats, load_dataset
 from playground.finetune.settings import (
     Estimate,
@@ -22,74 +28,23 @@ from playground.finetune.settings import (
 )
 from playground.storage import safe_name
 
-
-def base_models(config: Config | Any) -> list[str]:
-    """Chat models that can be fine-tuned (local or Hub weights; not endpoints, not adapters)."""
-    entries = config.entries("chat") if hasattr(config, "entries") else config.by_task("chat")
-    return [e.name for e in entries if not e.base]
-
-
-def _config_of(where) -> Config:
-    return where.config if hasattr(where, "config") and isinstance(where.config, Config) else where
-
-
-def resolve_base(where, name: str) -> tuple[ModelEntry, str, str]:
-    """(entry, local weights folder, device) of a base model; clear errors otherwise."""
-    from playground.device import resolve_device
-    from playground.loaders.hub import local_source
-
-    config = _config_of(where)
-    entry = where.entry(name) if hasattr(where, "entry") else config.get(name)
-    if entry is None:
-        raise InputError(
-            f"base model '{name}' is not configured; pick one of {', '.join(base_models(where))}"
-        )
-    if entry.task != "chat":
-        raise InputError(
-            f"'{name}' is a {entry.task} model; fine-tuning needs a chat model as the base."
-        )
-    if entry.base:
-        raise InputError(
-            f"'{name}' is itself an adapter; pick its base model '{entry.base}' instead."
-        )
-    source = local_source(entry, config.base_dir)
-    device = resolve_device(config.resolve_device(entry))
-    return entry, source, device
-
-
-@functools.lru_cache(maxsize=4)
-def load_tokenizer(source: str):
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(source)
-    if not getattr(tokenizer, "chat_template", None):
-        raise InputError(
-            f"the tokenizer in {source} has no chat template; pick an instruct/chat model as the base."
-        )
-    return tokenizer
-
-
-@functools.lru_cache(maxsize=4)
-def model_shape(source: str) -> dict[str, int]:
-    """Parameter count and sizes from config.json (no weights loaded)."""
-    data = json.loads((Path(source) / "config.json").read_text())
-    data = data.get("text_config", data)
-    hidden = int(data.get("hidden_size") or data.get("n_embd") or 1024)
-    layers = int(data.get("num_hidden_layers") or data.get("n_layer") or 24)
-    vocab = int(data.get("vocab_size") or 32000)
-    inter = int(data.get("intermediate_size") or 4 * hidden)
-    params = layers * (4 * hidden * hidden + 3 * hidden * inter) + vocab * hidden * (
-        1 if data.get("tie_word_embeddings", True) else 2
-    )
-    weights = sum(p.stat().st_size for p in Path(source).glob("*.safetensors"))
-    return {
-        "hidden": hidden,
-        "layers": layers,
-        "vocab": vocab,
-        "params": params,
-        "weight_bytes": weights,
-        "context": int(data.get("max_position_embeddings") or 2048),
-    }
+__all__ = [  # base_models, load_tokenizer, model_shape and resolve_base live in .base
+    "Plan",
+    "adapter_entry",
+    "adapter_zip",
+    "base_models",
+    "delete_job",
+    "export_merged",
+    "load_tokenizer",
+    "merged_zip",
+    "model_shape",
+    "plan",
+    "push_adapter",
+    "register_finished",
+    "resolve_base",
+    "start_job",
+    "token_stats",
+]
 
 
 def token_stats(dataset: ParsedDataset, tokenizer, max_length: int) -> TokenStats:
@@ -160,11 +115,16 @@ def plan(
     columns: ColumnMap | dict | None = None,
     overrides: dict[str, Any] | None = None,
 ) -> Plan:
-    """Read and check the dataset, count tokens, choose settings and estimate the run."""
-    _entry, source, device = resolve_base(where, base)
+    """Read and check the dataset, count tokens, choose settings and estimate the run.
+
+    Only the base model's config and tokenizer are read (and fetched, for a Hub
+    model not downloaded yet): ``start_job`` fetches the weights.
+    """
+    files = base_files(where, base)
+    device = files.device
     dataset = load_dataset(data_path, format=format, columns=columns)
-    tokenizer = load_tokenizer(source)
-    shape = model_shape(source)
+    tokenizer = load_tokenizer(files.folder)
+    shape = model_shape(files.folder, files.weight_bytes)
     context = min(shape["context"], getattr(tokenizer, "model_max_length", 10**9) or 10**9)
     settings = auto_settings(
         max(1, len(dataset.records)),
@@ -194,21 +154,26 @@ def plan(
             f"{device}. Turn QLoRA off, or pip install bitsandbytes."
         )
     stats = token_stats(dataset, tokenizer, settings.max_length) if stats.records else stats
-    est = None
-    if stats.records:
-        est = estimate(
-            settings,
-            n_records=len(dataset.records),
-            mean_tokens=stats.mean,
-            params=shape["params"],
-            hidden=shape["hidden"],
-            layers=shape["layers"],
-            vocab=shape["vocab"],
-            device=device,
-            available_bytes=available_memory(device),
-            dtype_bytes=4 if not device.startswith("cuda") or settings.precision == "fp32" else 2,
-        )
+    est = _estimate(settings, len(dataset.records), stats, shape, device) if stats.records else None
     return Plan(dataset, stats, settings, est, base, device)
+
+
+def _estimate(
+    settings: TrainSettings, n_records: int, stats: TokenStats, shape: dict[str, int], device: str
+) -> Estimate:
+    """Memory and time of the run on ``device``, from the model's shape and the records."""
+    return estimate(
+        settings,
+        n_records=n_records,
+        mean_tokens=stats.mean,
+        params=shape["params"],
+        hidden=shape["hidden"],
+        layers=shape["layers"],
+        vocab=shape["vocab"],
+        device=device,
+        available_bytes=available_memory(device),
+        dtype_bytes=4 if not device.startswith("cuda") or settings.precision == "fp32" else 2,
+    )
 
 
 def _qlora_available(device: str) -> bool:

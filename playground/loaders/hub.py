@@ -29,6 +29,19 @@ IGNORE_PATTERNS = [
     "tf_model*",
     "rust_model*",
 ]
+# What reading a model's shape and tokenizer needs: config, tokenizer, chat template.
+CONFIG_PATTERNS = [
+    "config.json",
+    "generation_config.json",
+    "tokenizer*",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.*",
+    "merges.txt",
+    "*.model",
+    "*.tiktoken",
+    "chat_template.*",
+]
 
 
 def local_source(entry: ModelEntry, base_dir: Path | None = None) -> str:
@@ -36,16 +49,44 @@ def local_source(entry: ModelEntry, base_dir: Path | None = None) -> str:
     path = entry.local_path(base_dir)
     if path is not None:
         return str(path)
+    _check_hub_id(entry)
+    cached = cached_snapshot(entry)
+    if cached is not None:
+        return str(cached)
+    return str(_download(entry))
+
+
+def config_source(entry: ModelEntry, base_dir: Path | None = None) -> tuple[str, int]:
+    """A local folder with the entry's config and tokenizer files, and its weights' size in bytes.
+
+    No weights are downloaded: a local folder or a cached snapshot is used as it is
+    (weights: the ``*.safetensors`` there); otherwise only the ``CONFIG_PATTERNS``
+    files are fetched, and the weights' size comes from the Hub's file list.
+    """
+    path = entry.local_path(base_dir)
+    if path is None:
+        _check_hub_id(entry)
+        cached = cached_snapshot(entry)
+        path = cached if cached is not None and (cached / "config.json").exists() else None
+    if path is not None:
+        return str(path), sum(p.stat().st_size for p in path.glob("*.safetensors"))
+    from playground.downloads import fetch_files
+
+    folder, sizes = fetch_files(entry, CONFIG_PATTERNS)
+    weights = sum(
+        size for name, size in sizes.items() if "/" not in name and name.endswith(".safetensors")
+    )
+    return str(folder), weights
+
+
+def _check_hub_id(entry: ModelEntry) -> None:
+    """Refuse a source that is neither an existing folder nor a Hub repo id."""
     source = entry.source or ""
     if not is_hub_id(source):
         raise ModelLoadError(
             f"'{entry.name}': source folder '{source}' does not exist. Fix the path in the "
             "models file, or use a Hugging Face repo id such as Qwen/Qwen2.5-0.5B-Instruct."
         )
-    cached = cached_snapshot(entry)
-    if cached is not None:
-        return str(cached)
-    return str(_download(entry))
 
 
 def is_hub_id(source: str) -> bool:
