@@ -88,6 +88,11 @@ def on_upload(path: str | None) -> tuple:
     return (*[gr.Dropdown(choices=[], value=None) for _ in range(4)], *cleared)
 
 
+def base_model(ctx: AppContext, base: str | None) -> list[str]:
+    """The model Start needs downloaded: the base model."""
+    return [base or ""]
+
+
 @ui_errors
 @takes_form
 def start(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from tabs.common import AppContext, bind
+from tabs.common import AppContext, bind, prefetch
 from tabs.finetune import handlers, results
 from tabs.finetune.layout import FinetuneTab
 
@@ -35,7 +35,10 @@ def _wire_plan(ctx: AppContext, tab: FinetuneTab) -> None:
         api_visibility="private",
         queue=False,
     )
-    tab.start.click(
+    # The base model's first download streams into the report, then the job starts.
+    fetch = tab.start.click(prefetch(ctx, handlers.base_model), form[0], result.report,
+                            api_visibility="private", **ctx.light)  # fmt: skip
+    fetch.success(
         bind(handlers.start, ctx),
         [*form, tab.data.name, ctx.client_id],
         [tab.jobs.job, result.report, *view],
