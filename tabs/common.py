@@ -88,9 +88,20 @@ def bind(handler, ctx: AppContext):
 
     Tab handlers are top-level functions whose first parameter is the app context,
     so a test can call them directly with a context of its own. Gradio (and the API
-    page) see the remaining named, typed parameters and the docstring.
+    page) see the remaining named, typed parameters and the docstring; the result is
+    a plain function (generator function for a streaming handler), because Gradio
+    reads the type hints of a function -- a ``gr.Request`` parameter is filled in
+    only when it can see it (it cannot through ``functools.partial``).
     """
-    bound = functools.partial(handler, ctx)
+    if inspect.isgeneratorfunction(handler):
+
+        def bound(*args, **kwargs):
+            yield from handler(ctx, *args, **kwargs)
+    else:
+
+        def bound(*args, **kwargs):
+            return handler(ctx, *args, **kwargs)
+
     functools.update_wrapper(bound, handler)
     signature = inspect.signature(handler)
     bound.__signature__ = signature.replace(parameters=list(signature.parameters.values())[1:])
