@@ -22,13 +22,15 @@ DELETE_JS = (
 
 def wire_collections(ctx: AppContext, panel: CollectionPanel, settings: SettingsPanel) -> None:
     manage = panel.manage
-    listing = bind(rag_collections, ctx)
+    list_collections = bind(rag_collections, ctx)
     listing_inputs = [panel.collection, ctx.client_id]
     panel.refresh.click(
-        listing, listing_inputs, panel.listing, api_name="rag_collections", **ctx.light
+        list_collections, listing_inputs, panel.listing, api_name="rag_collections", **ctx.light
     )
     for trigger in (panel.collection.select, ctx.client_id.change):
-        trigger(listing, listing_inputs, panel.listing, api_visibility="private", **ctx.light)
+        trigger(
+            list_collections, listing_inputs, panel.listing, api_visibility="private", **ctx.light
+        )
     panel.add.click(
         bind(rag_index, ctx),
         [
