@@ -101,3 +101,39 @@ def _unload(app, name: str) -> bool:
     except PlaygroundError:
         return False
     return True
+
+
+def _set_number(driver, label: str, value: int) -> None:
+    """Type ``value`` into the number box of the slider labelled ``label``."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    box = _wait(
+        lambda: next(
+            (
+                e
+                for e in driver.find_elements(By.CSS_SELECTOR, "input[type='number']")
+                if e.get_attribute("aria-label") == f"number input for {label}" and e.is_displayed()
+            ),
+            None,
+        )
+    )
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys(str(value), Keys.TAB)
+
+
+def test_cancel_stops_the_pages_generation_between_steps(browser, launched_app):
+    from selenium.webdriver.common.by import By
+
+    browser.get(launched_app.url)
+    _click_text(browser, "button", "Image")
+    prompt = _wait(lambda: _visible_textareas(browser))[0]
+    prompt.send_keys("a cancelled cat")
+    _set_number(browser, "Steps", 150)
+    _set_number(browser, "Number of images", 4)
+    _click_text(browser, "button", "Generate")
+    body = lambda: browser.find_element(By.TAG_NAME, "body").text  # noqa: E731
+    _wait(lambda: "of 4 · step" in body(), step=0.1)  # running (the status shows its steps)
+    _click_text(browser, "button", "Cancel")
+    _wait(lambda: "seed(s):" in body())  # the run's summary
+    assert "image(s) in" in body() and "4 image(s) in" not in body()  # stopped early
