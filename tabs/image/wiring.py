@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from tabs.common import AppContext, bind
+from tabs.common import AppContext, bind, prefetch
 from tabs.image.generate import (
     cancel_generation,
     generate,
@@ -47,19 +47,30 @@ def wire_generate(ctx: AppContext, tab: ImageTab) -> None:
     run, refresh = bind(generate, ctx), bind(image_history, ctx)
     inputs = [*tab.fields, ctx.client_id]
     history = [ctx.client_id, tab.history.listing]
-    tab.go.click(run, inputs, tab.outputs, api_name="image_generate", **ctx.heavy).then(
-        refresh, *history, api_visibility="private"
-    )
+    # A first download streams into the status in a light step; then the device slot.
+    fetch_first = prefetch(ctx, image_model)
+    fetches = []
+    for trigger, api in ((tab.go.click, {"api_name": "image_generate"}),
+                         (tab.prompt.submit, {"api_visibility": "private"})):  # fmt: skip
+        fetch = trigger(fetch_first, tab.model, tab.result.status, api_visibility="private",
+                        **ctx.light)  # fmt: skip
+        fetch.success(run, inputs, tab.outputs, **api, **ctx.heavy).then(
+            refresh, *history, api_visibility="private"
+        )
+        fetches.append(fetch)
     tab.stop.click(
         bind(cancel_generation, ctx),
         ctx.client_id,
         tab.result.status,
+        cancels=fetches,  # a download still running: the generation does not start
         api_visibility="private",
         queue=False,
     )
-    tab.prompt.submit(run, inputs, tab.outputs, api_visibility="private", **ctx.heavy).then(
-        refresh, *history, api_visibility="private"
-    )
+
+
+def image_model(ctx: AppContext, model: str | None) -> list[str]:
+    """The model Generate needs downloaded."""
+    return [model or ""]
 
 
 def wire_prompt_sources(ctx: AppContext, tab: ImageTab) -> None:

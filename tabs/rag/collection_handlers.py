@@ -160,3 +160,10 @@ def rag_delete(ctx: AppContext, collection, client_id, request: gr.Request):
 def rag_chat_models(ctx: AppContext, client_id=None, request: gr.Request = None):
     """The chat model list again: shared models and endpoints plus your own adapters."""
     return gr.Dropdown(choices=chat_models(ctx.registry, owner_of(request, client_id)))
+
+
+def embedding_model(ctx: AppContext, embedding: str | None = None) -> list[str]:
+    """The embedding model indexing needs downloaded: the one picked, else the first configured."""
+    from playground.rag.embedder import embedding_names
+
+    return [embedding or next(iter(embedding_names(ctx.registry)), "")]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from tabs.common import AppContext, bind
+from tabs.common import AppContext, bind, prefetch
 from tabs.rag.answer_handlers import rag_ask, rag_clear, rag_search, rag_stop
 from tabs.rag.collection_handlers import (
+    embedding_model,
     rag_chat_models,
     rag_collections,
     rag_delete,
@@ -31,7 +32,10 @@ def wire_collections(ctx: AppContext, panel: CollectionPanel, settings: Settings
         trigger(
             list_collections, listing_inputs, panel.listing, api_visibility="private", **ctx.light
         )
-    panel.add.click(
+    # The embedding model's first download streams into the status in a light step.
+    fetch = panel.add.click(prefetch(ctx, embedding_model), settings.embedding, panel.status,
+                            api_visibility="private", **ctx.light)  # fmt: skip
+    fetch.success(
         bind(rag_index, ctx),
         [
             panel.files,
