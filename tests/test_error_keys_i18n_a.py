@@ -215,16 +215,23 @@ def test_agent_record_errors_in_chinese(tmp_path):
 
 def test_agent_store_talk_and_share_errors_in_chinese(tmp_path):
     from playground.agents import Agent, AgentStore, chat_model_for, import_agent
+    from playground.agents.archive import check_files, check_member, read_manifest
     from playground.agents.talk import _first_voice_model
     from playground.chat import Role
 
     store = AgentStore.for_owner(tmp_path, "alice")
     assert "还没有任何智能体" in chinese(raised(store.get, "Bob"), "'Bob'")
+    no_documents = chinese(raised(store._check_collection, "notes"), "'notes'")
+    assert "还没有任何文档集" in no_documents
     missing = tmp_path / "missing.zip"
     chinese(raised(import_agent, None, tmp_path, "alice", missing), str(missing))
     (tmp_path / "notes.zip").write_text("not a zip", encoding="utf-8")
     zh = chinese(raised(import_agent, None, tmp_path, "alice", tmp_path / "notes.zip"), "notes.zip")
     assert "playground agent export" in zh
+    (tmp_path / "manifest.json").write_text("{not json", encoding="utf-8")
+    chinese(raised(read_manifest, tmp_path / "manifest.json", "ada.zip"), "ada.zip", "JSON")
+    chinese(raised(check_member, "../../etc/passwd", "ada.zip"), "ada.zip", "'../../etc/passwd'")
+    chinese(raised(check_files, {"files": {"role.json": "0"}}, tmp_path), "role.json")
     agent = Agent(name="Ada", role=Role(id="r", name="R"), model="gone", folder=tmp_path)
     chinese(raised(chat_model_for, NoModels(), agent, "alice"), "'Ada'", "'gone'")
     assert "声音克隆模型" in chinese(raised(_first_voice_model, NoModels()))
@@ -253,7 +260,7 @@ def test_rag_settings_and_file_errors_in_chinese(tmp_path):
 
 def test_rag_collection_and_embedding_errors_in_chinese(tmp_path):
     from playground.rag import Collection, CollectionStore, embedder_for
-    from playground.rag.embedder import _resolve_name
+    from playground.rag.embedder import EmbeddingInfo, _resolve_name, _resolve_recorded
     from playground.rag.store import _check_name
 
     store = CollectionStore.for_owner(tmp_path, "alice")
@@ -264,6 +271,10 @@ def test_rag_collection_and_embedding_errors_in_chinese(tmp_path):
     nowhere = str(tmp_path / "nowhere")
     assert "没有向量模型" in chinese(raised(_resolve_name, NoModels(), nowhere), nowhere)
     chinese(raised(_resolve_name, OneEmbedder(), nowhere), nowhere, "mini-embed")
+    recorded = EmbeddingInfo(name="e5", source="org/e5-small")
+    chinese(raised(_resolve_recorded, NoModels(), recorded), "'e5'", "org/e5-small")
+    recorded = EmbeddingInfo(name="e5")
+    assert "来源未知" in chinese(raised(_resolve_recorded, NoModels(), recorded), "'e5'")
 
 
 RULES = [

@@ -47,12 +47,11 @@ class AgentSettings:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            names = ", ".join(unknown)
             raise InputError(
-                f"{where}: unknown field(s) {names}",
+                f"{where}: unknown field(s) {', '.join(unknown)}",
                 key="errors.agents.unknown_fields",
                 where=where,
-                names=names,
+                names=", ".join(unknown),
             )
         settings = cls(**data)
         gen_known = {f.name for f in fields(GenerationSettings)}

@@ -24,17 +24,14 @@ import os
 import secrets
 import shutil
 import zipfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
+from playground.agents.archive import KIND, check_files, missing_part, unpack
 from playground.agents.record import FORMAT, Agent, AgentSettings, check_name
 from playground.agents.store import RECORD, AgentStore
 from playground.errors import InputError
 from playground.storage import atomic_write_json, file_sha256
-
-KIND = "aigc-playground-agent"
-MAX_UNPACKED_BYTES = 4 * 2**30  # refuses zip bombs; a 7B LoRA plus documents fits
-TOP_LEVEL = {"manifest.json", "role.json", "adapter", "collection", "voice"}
 
 
 def export_agent(
@@ -132,8 +129,8 @@ def import_agent(
     staging = store.root / f".import-{secrets.token_hex(4)}"
     staged_collection: Path | None = None
     try:
-        manifest = _unpack(source, staging)
-        _check_files(manifest, staging)
+        manifest = unpack(source, staging)
+        check_files(manifest, staging)
         agent = _staged_agent(registry, manifest, staging, name or manifest["name"], store)
         if manifest.get("collection") and manifest["collection"].get("included"):
             staged_collection, agent.collection = _stage_collection(
@@ -155,137 +152,6 @@ def import_agent(
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _unpack(source: str | Path, staging: Path) -> dict[str, Any]:
-    """Extract a checked zip into ``staging``; return its manifest."""
-    source = Path(source)
-    if not source.is_file():
-        raise InputError(
-            f"agent file not found: {source}", key="errors.agents.file_not_found", path=str(source)
-        )
-    try:
-        zf = zipfile.ZipFile(source)
-    except (zipfile.BadZipFile, OSError):
-        raise InputError(
-            f"{source.name} is not an agent file (not a zip archive). Export one with "
-            "'playground agent export' or the Agents panel.",
-            key="errors.agents.not_a_zip",
-            file=source.name,
-        ) from None
-    with zf:
-        members = zf.infolist()
-        if sum(m.file_size for m in members) > MAX_UNPACKED_BYTES:
-            limit = MAX_UNPACKED_BYTES >> 30
-            raise InputError(
-                f"{source.name} unpacks to more than {limit} GiB; refused.",
-                key="errors.agents.unpacks_too_big",
-                file=source.name,
-                limit=limit,
-            )
-        for member in members:
-            _check_member(member.filename, source.name)
-        names = {m.filename for m in members}
-        for part in ("manifest.json", "role.json"):
-            if part not in names:
-                raise InputError(
-                    f"{source.name} is missing its {part}; it is not a complete agent file.",
-                    key="errors.agents.incomplete_file",
-                    file=source.name,
-                    part=part,
-                )
-        staging.mkdir(parents=True)
-        try:
-            zf.extractall(staging)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
-            raise InputError(
-                f"{source.name} is damaged ({exc}); export the agent again.",
-                key="errors.agents.damaged_file",
-                file=source.name,
-                detail=str(exc),
-            ) from None
-    try:
-        manifest = json.loads((staging / "manifest.json").read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(
-            f"{source.name}: manifest.json is not valid JSON ({exc}).",
-            key="errors.agents.manifest_not_json",
-            file=source.name,
-            detail=str(exc),
-        ) from None
-    if not isinstance(manifest, dict) or manifest.get("kind") != KIND:
-        raise InputError(
-            f"{source.name}: manifest.json does not describe an agent (kind '{KIND}').",
-            key="errors.agents.manifest_not_agent",
-            file=source.name,
-            kind=KIND,
-        )
-    if int(manifest.get("format", 0)) > FORMAT:
-        raise InputError(
-            f"{source.name} was made by a newer version of the playground; upgrade.",
-            key="errors.agents.newer_file",
-            file=source.name,
-        )
-    return manifest
-
-
-def _check_member(name: str, where: str) -> None:
-    path = PurePosixPath(name)
-    if path.is_absolute() or ".." in path.parts or "\\" in name or not path.parts:
-        raise InputError(
-            f"{where}: unsafe path '{name}' inside the zip; refused.",
-            key="errors.agents.unsafe_path",
-            where=where,
-            name=name,
-        )
-    top = path.parts[0]
-    if top not in TOP_LEVEL and not top.startswith("picture."):
-        raise InputError(
-            f"{where}: unexpected file '{name}' (not part of an agent).",
-            key="errors.agents.unexpected_file",
-            where=where,
-            name=name,
-        )
-
-
-def _missing_part(part: str) -> InputError:
-    return InputError(
-        f"the agent file is missing a part: {part}.", key="errors.agents.missing_part", part=part
-    )
-
-
-def _check_files(manifest: dict[str, Any], staging: Path) -> None:
-    """Every listed file is there with its checksum; nothing unlisted came along."""
-    listed = manifest.get("files")
-    if not isinstance(listed, dict):
-        raise InputError(
-            "manifest.json has no 'files' list; export the agent again.",
-            key="errors.agents.manifest_without_files",
-        )
-    for arc, digest in listed.items():
-        _check_member(arc, "manifest.json")
-        path = staging / arc
-        if not path.is_file():
-            raise _missing_part(arc)
-        if file_sha256(path) != digest:
-            raise InputError(
-                f"{arc} does not match its checksum; the file is damaged.",
-                key="errors.agents.bad_checksum",
-                part=arc,
-            )
-    extra = [
-        p.relative_to(staging).as_posix()
-        for p in staging.rglob("*")
-        if p.is_file() and p.relative_to(staging).as_posix() not in listed
-    ]
-    extra = [e for e in extra if e not in ("manifest.json", "role.json")]
-    if extra:
-        names = ", ".join(extra[:5])
-        raise InputError(
-            f"the agent file holds files its manifest does not list: {names}.",
-            key="errors.agents.unlisted_files",
-            names=names,
-        )
-
-
 def _staged_agent(registry, manifest, staging: Path, name: str, store: AgentStore) -> Agent:
     from playground.chat import import_card
 
@@ -298,7 +164,7 @@ def _staged_agent(registry, manifest, staging: Path, name: str, store: AgentStor
     if adapter:
         base = adapter.get("base")
         if not (staging / "adapter" / "adapter_config.json").is_file():
-            raise _missing_part("adapter/adapter_config.json")
+            raise missing_part("adapter/adapter_config.json")
         if base not in registry.names("chat"):
             names = ", ".join(e.name for e in registry.entries("chat") if not e.base)
             known = names or "(none)"
@@ -346,7 +212,7 @@ def _stage_voice(manifest: dict[str, Any], staging: Path, agent: Agent) -> None:
         )
     for part in ("reference.wav", "voice.json"):
         if not (staging / "voice" / part).is_file():
-            raise _missing_part(f"voice/{part}")
+            raise missing_part(f"voice/{part}")
     from playground.voice import read_audio
 
     read_audio(staging / "voice" / "reference.wav")  # InputError when it is not audio
@@ -359,7 +225,7 @@ def _stage_collection(registry, data_dir, owner, folder: Path, name: str) -> tup
     from playground.rag import Collection, CollectionStore, embedder_for
 
     if not (folder / "manifest.json").is_file():
-        raise _missing_part("collection/manifest.json")
+        raise missing_part("collection/manifest.json")
     try:
         collection = Collection.open(folder)
         embedder_for(registry, recorded=collection.embedding)

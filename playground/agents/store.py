@@ -221,11 +221,10 @@ class AgentStore:
         allowed = {"role", "collection", "settings", "name"}
         unknown = sorted(set(changes) - allowed)
         if unknown:
-            names = ", ".join(unknown)
             raise InputError(
-                f"cannot change {names} of an agent here.",
+                f"cannot change {', '.join(unknown)} of an agent here.",
                 key="errors.agents.cannot_change",
-                names=names,
+                names=", ".join(unknown),
             )
         if "name" in changes:
             changes["name"] = check_name(changes["name"])

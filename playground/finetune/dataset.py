@@ -73,12 +73,11 @@ def load_dataset(
     """Read and check a dataset file; never raises for bad records (they become issues)."""
     path = Path(path)
     if format not in FORMATS:
-        formats = ", ".join(FORMATS)
         raise InputError(
-            f"unknown dataset format '{format}'; use one of {formats}",
+            f"unknown dataset format '{format}'; use one of {', '.join(FORMATS)}",
             key="errors.finetune.unknown_format",
             name=format,
-            formats=formats,
+            formats=", ".join(FORMATS),
         )
     if not path.exists():
         raise InputError(

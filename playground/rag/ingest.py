@@ -19,7 +19,7 @@ from playground.errors import InputError, PlaygroundError
 from playground.rag.chunking import ChunkSettings, chunk_document
 from playground.rag.embedder import Embedder
 from playground.rag.index import Collection, DocumentInfo, embedding_text
-from playground.rag.parsing import parse_file
+from playground.rag.parsing import file_not_found, parse_file
 from playground.storage import file_sha256
 
 DEFAULT_MAX_FILE_MB = 100.0
@@ -151,12 +151,7 @@ def _parse_all(
 
 def _check_size(path: Path, name: str, max_file_mb: float) -> None:
     if not path.is_file():
-        raise InputError(
-            f"{name}: file not found at {path}.",
-            key="errors.rag.file_not_found",
-            name=name,
-            path=str(path),
-        )
+        raise file_not_found(name, path)
     size_mb = path.stat().st_size / 1e6
     if max_file_mb and size_mb > max_file_mb:
         raise InputError(

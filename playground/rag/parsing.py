@@ -91,12 +91,7 @@ def parse_file(path: str | Path, *, name: str | None = None) -> ParsedDocument:
             supported=supported,
         )
     if not path.is_file():
-        raise InputError(
-            f"{name}: file not found at {path}.",
-            key="errors.rag.file_not_found",
-            name=name,
-            path=str(path),
-        )
+        raise file_not_found(name, path)
     kind, parse = _PARSERS[suffix]
     try:
         sections, pages = parse(path)
@@ -136,6 +131,16 @@ def parse_file(path: str | Path, *, name: str | None = None) -> ParsedDocument:
             f"{name}: no text found; the file is empty.", key="errors.rag.empty_file", name=name
         )
     return doc
+
+
+def file_not_found(name: str, path: Path) -> InputError:
+    """The error for an uploaded file ``name`` that is not (or no longer) at ``path``."""
+    return InputError(
+        f"{name}: file not found at {path}.",
+        key="errors.rag.file_not_found",
+        name=name,
+        path=str(path),
+    )
 
 
 def _looks_like_text(path: Path) -> bool:
