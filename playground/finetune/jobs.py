@@ -143,19 +143,7 @@ def prepare_job(
     dataset.raise_for_issues()
     settings.checked()
     out = Path(out_dir).resolve()
-    if (out / "status.json").exists() and read_status(out).get("state") in ACTIVE:
-        raise InputError(
-            f"{out}: a job is already running in this folder; pick another --out folder.",
-            key="errors.finetune.folder_busy",
-            path=str(out),
-        )
-    if (out / "checkpoints").exists() or (out / "adapter").exists():
-        raise InputError(
-            f"{out} already holds a fine-tune job with results; pick a new --out folder, "
-            "or continue that job with --resume.",
-            key="errors.finetune.folder_has_results",
-            path=str(out),
-        )
+    _check_free_folder(out)
     (out / "data").mkdir(parents=True, exist_ok=True)
     train, val = split_records(dataset.records, settings.val_ratio, settings.seed)
     train = mix_general(train, settings.mix_general, settings.seed)
@@ -188,6 +176,23 @@ def prepare_job(
         (out / stale).unlink(missing_ok=True)
     write_status(out, state="queued", message="waiting to start", step=0, max_steps=None, pid=None)
     return out
+
+
+def _check_free_folder(out: Path) -> None:
+    """A new job may be written to ``out``: no job runs there and none left results."""
+    if (out / "status.json").exists() and read_status(out).get("state") in ACTIVE:
+        raise InputError(
+            f"{out}: a job is already running in this folder; pick another --out folder.",
+            key="errors.finetune.folder_busy",
+            path=str(out),
+        )
+    if (out / "checkpoints").exists() or (out / "adapter").exists():
+        raise InputError(
+            f"{out} already holds a fine-tune job with results; pick a new --out folder, "
+            "or continue that job with --resume.",
+            key="errors.finetune.folder_has_results",
+            path=str(out),
+        )
 
 
 @dataclass
