@@ -47,18 +47,32 @@ class AgentSettings:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise InputError(f"{where}: unknown field(s) {', '.join(unknown)}")
+            raise InputError(
+                f"{where}: unknown field(s) {', '.join(unknown)}",
+                key="errors.agents.unknown_fields",
+                where=where,
+                names=", ".join(unknown),
+            )
         settings = cls(**data)
         gen_known = {f.name for f in fields(GenerationSettings)}
         bad = sorted(set(settings.generation) - gen_known)
         if bad:
+            names, allowed = ", ".join(bad), ", ".join(sorted(gen_known))
             raise InputError(
-                f"{where}: unknown generation setting(s) {', '.join(bad)}; "
-                f"allowed: {', '.join(sorted(gen_known))}"
+                f"{where}: unknown generation setting(s) {names}; allowed: {allowed}",
+                key="errors.agents.unknown_generation_settings",
+                where=where,
+                names=names,
+                allowed=allowed,
             )
         GenerationSettings(**settings.generation).validated()
         if not isinstance(settings.k, int) or not 1 <= settings.k <= 20:
-            raise InputError(f"{where}: k must be a whole number from 1 to 20, got {settings.k!r}")
+            raise InputError(
+                f"{where}: k must be a whole number from 1 to 20, got {settings.k!r}",
+                key="errors.agents.bad_k",
+                where=where,
+                value=repr(settings.k),
+            )
         return settings
 
 
@@ -119,20 +133,42 @@ class Agent:
     def from_dict(cls, data: Any, folder: Path, where: str = "agent.json") -> Agent:
         """Read a record, with an ``InputError`` naming the bad field."""
         if not isinstance(data, dict):
-            raise InputError(f"{where}: expected an agent record, got {type(data).__name__}")
+            raise InputError(
+                f"{where}: expected an agent record, got {type(data).__name__}",
+                key="errors.agents.not_a_record",
+                where=where,
+                kind=type(data).__name__,
+            )
         if int(data.get("format", 0)) > FORMAT:
             raise InputError(
                 f"{where}: written by a newer version of the playground (format "
-                f"{data.get('format')}); upgrade to use this agent."
+                f"{data.get('format')}); upgrade to use this agent.",
+                key="errors.agents.newer_record",
+                where=where,
+                version=str(data.get("format")),
             )
         for key in ("name", "model"):
             if not isinstance(data.get(key), str) or not data[key].strip():
-                raise InputError(f"{where}: field '{key}' is missing or not text")
+                raise InputError(
+                    f"{where}: field '{key}' is missing or not text",
+                    key="errors.agents.field_not_text",
+                    where=where,
+                    field=key,
+                )
         for key in ("adapter", "voice"):
             if data.get(key) is not None and not isinstance(data[key], dict):
-                raise InputError(f"{where}: field '{key}' must be a mapping or null")
+                raise InputError(
+                    f"{where}: field '{key}' must be a mapping or null",
+                    key="errors.agents.field_not_mapping",
+                    where=where,
+                    field=key,
+                )
         if data.get("adapter") and not isinstance(data["adapter"].get("base"), str):
-            raise InputError(f"{where}: the adapter has no 'base' model name")
+            raise InputError(
+                f"{where}: the adapter has no 'base' model name",
+                key="errors.agents.adapter_without_base",
+                where=where,
+            )
         return cls(
             name=check_name(data["name"]),
             role=Role.from_dict(data.get("role"), where=f"{where}: role"),
@@ -152,12 +188,19 @@ class Agent:
 def check_name(name: Any) -> str:
     """A usable agent name (trimmed), or an ``InputError`` that says what to change."""
     if not isinstance(name, str) or not name.strip():
-        raise InputError("give the agent a name.")
+        raise InputError("give the agent a name.", key="errors.agents.name_empty")
     name = " ".join(name.split())
     if len(name) > MAX_NAME:
-        raise InputError(f"an agent name can be at most {MAX_NAME} characters.")
+        raise InputError(
+            f"an agent name can be at most {MAX_NAME} characters.",
+            key="errors.agents.name_too_long",
+            limit=MAX_NAME,
+        )
     if any(unicodedata.category(ch).startswith("C") for ch in name):
-        raise InputError("an agent name cannot contain control characters.")
+        raise InputError(
+            "an agent name cannot contain control characters.",
+            key="errors.agents.name_control_characters",
+        )
     return name
 
 
@@ -168,17 +211,28 @@ def picture_suffix(data: bytes) -> str:
     from PIL import Image, UnidentifiedImageError
 
     if len(data) > MAX_PICTURE_BYTES:
+        limit = MAX_PICTURE_BYTES // 1_000_000
         raise InputError(
-            f"the picture is over {MAX_PICTURE_BYTES // 1_000_000} MB; use a smaller one."
+            f"the picture is over {limit} MB; use a smaller one.",
+            key="errors.agents.picture_too_big",
+            limit=limit,
         )
     try:
         with Image.open(io.BytesIO(data)) as image:
             kind = image.format
             image.verify()
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise InputError(f"the picture is not a readable image ({exc}).") from None
+        raise InputError(
+            f"the picture is not a readable image ({exc}).",
+            key="errors.agents.picture_unreadable",
+            detail=str(exc),
+        ) from None
     if kind not in PICTURE_TYPES:
-        raise InputError(f"the picture must be PNG, JPEG or WebP, not {kind}.")
+        raise InputError(
+            f"the picture must be PNG, JPEG or WebP, not {kind}.",
+            key="errors.agents.picture_type",
+            kind=str(kind),
+        )
     return PICTURE_TYPES[kind]
 
 
@@ -186,5 +240,9 @@ def _picture_name(value: Any, where: str) -> str | None:
     if not value:
         return None
     if value not in {f"picture{s}" for s in PICTURE_TYPES.values()}:
-        raise InputError(f"{where}: 'picture' must be picture.png, .jpg or .webp")
+        raise InputError(
+            f"{where}: 'picture' must be picture.png, .jpg or .webp",
+            key="errors.agents.picture_name",
+            where=where,
+        )
     return value

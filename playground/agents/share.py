@@ -24,17 +24,14 @@ import os
 import secrets
 import shutil
 import zipfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
+from playground.agents.archive import KIND, check_files, missing_part, unpack
 from playground.agents.record import FORMAT, Agent, AgentSettings, check_name
 from playground.agents.store import RECORD, AgentStore
 from playground.errors import InputError
 from playground.storage import atomic_write_json, file_sha256
-
-KIND = "aigc-playground-agent"
-MAX_UNPACKED_BYTES = 4 * 2**30  # refuses zip bombs; a 7B LoRA plus documents fits
-TOP_LEVEL = {"manifest.json", "role.json", "adapter", "collection", "voice"}
 
 
 def export_agent(
@@ -59,7 +56,9 @@ def export_agent(
     if include_voice and agent.voice:
         if not (agent.voice.get("consent") or {}).get("confirmed"):
             raise InputError(
-                f"agent '{name}': its voice has no consent record; it cannot be shared."
+                f"agent '{name}': its voice has no consent record; it cannot be shared.",
+                key="errors.agents.share_voice_without_consent",
+                name=name,
             )
         files.update(_tree(agent.voice_dir, "voice"))
         voice = agent.voice
@@ -130,8 +129,8 @@ def import_agent(
     staging = store.root / f".import-{secrets.token_hex(4)}"
     staged_collection: Path | None = None
     try:
-        manifest = _unpack(source, staging)
-        _check_files(manifest, staging)
+        manifest = unpack(source, staging)
+        check_files(manifest, staging)
         agent = _staged_agent(registry, manifest, staging, name or manifest["name"], store)
         if manifest.get("collection") and manifest["collection"].get("included"):
             staged_collection, agent.collection = _stage_collection(
@@ -153,83 +152,6 @@ def import_agent(
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _unpack(source: str | Path, staging: Path) -> dict[str, Any]:
-    """Extract a checked zip into ``staging``; return its manifest."""
-    source = Path(source)
-    if not source.is_file():
-        raise InputError(f"agent file not found: {source}")
-    try:
-        zf = zipfile.ZipFile(source)
-    except (zipfile.BadZipFile, OSError):
-        raise InputError(
-            f"{source.name} is not an agent file (not a zip archive). Export one with "
-            "'playground agent export' or the Agents panel."
-        ) from None
-    with zf:
-        members = zf.infolist()
-        if sum(m.file_size for m in members) > MAX_UNPACKED_BYTES:
-            raise InputError(
-                f"{source.name} unpacks to more than {MAX_UNPACKED_BYTES >> 30} GiB; refused."
-            )
-        for member in members:
-            _check_member(member.filename, source.name)
-        names = {m.filename for m in members}
-        for part in ("manifest.json", "role.json"):
-            if part not in names:
-                raise InputError(
-                    f"{source.name} is missing its {part}; it is not a complete agent file."
-                )
-        staging.mkdir(parents=True)
-        try:
-            zf.extractall(staging)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
-            raise InputError(f"{source.name} is damaged ({exc}); export the agent again.") from None
-    try:
-        manifest = json.loads((staging / "manifest.json").read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(f"{source.name}: manifest.json is not valid JSON ({exc}).") from None
-    if not isinstance(manifest, dict) or manifest.get("kind") != KIND:
-        raise InputError(
-            f"{source.name}: manifest.json does not describe an agent (kind '{KIND}')."
-        )
-    if int(manifest.get("format", 0)) > FORMAT:
-        raise InputError(f"{source.name} was made by a newer version of the playground; upgrade.")
-    return manifest
-
-
-def _check_member(name: str, where: str) -> None:
-    path = PurePosixPath(name)
-    if path.is_absolute() or ".." in path.parts or "\\" in name or not path.parts:
-        raise InputError(f"{where}: unsafe path '{name}' inside the zip; refused.")
-    top = path.parts[0]
-    if top not in TOP_LEVEL and not top.startswith("picture."):
-        raise InputError(f"{where}: unexpected file '{name}' (not part of an agent).")
-
-
-def _check_files(manifest: dict[str, Any], staging: Path) -> None:
-    """Every listed file is there with its checksum; nothing unlisted came along."""
-    listed = manifest.get("files")
-    if not isinstance(listed, dict):
-        raise InputError("manifest.json has no 'files' list; export the agent again.")
-    for arc, digest in listed.items():
-        _check_member(arc, "manifest.json")
-        path = staging / arc
-        if not path.is_file():
-            raise InputError(f"the agent file is missing a part: {arc}.")
-        if file_sha256(path) != digest:
-            raise InputError(f"{arc} does not match its checksum; the file is damaged.")
-    extra = [
-        p.relative_to(staging).as_posix()
-        for p in staging.rglob("*")
-        if p.is_file() and p.relative_to(staging).as_posix() not in listed
-    ]
-    extra = [e for e in extra if e not in ("manifest.json", "role.json")]
-    if extra:
-        raise InputError(
-            f"the agent file holds files its manifest does not list: {', '.join(extra[:5])}."
-        )
-
-
 def _staged_agent(registry, manifest, staging: Path, name: str, store: AgentStore) -> Agent:
     from playground.chat import import_card
 
@@ -242,19 +164,27 @@ def _staged_agent(registry, manifest, staging: Path, name: str, store: AgentStor
     if adapter:
         base = adapter.get("base")
         if not (staging / "adapter" / "adapter_config.json").is_file():
-            raise InputError("the agent file is missing a part: adapter/adapter_config.json.")
+            raise missing_part("adapter/adapter_config.json")
         if base not in registry.names("chat"):
-            known = ", ".join(e.name for e in registry.entries("chat") if not e.base) or "(none)"
+            names = ", ".join(e.name for e in registry.entries("chat") if not e.base)
+            known = names or "(none)"
             raise InputError(
                 f"the agent's adapter was trained on base model '{base}', which this server does "
-                f"not have (chat models here: {known}). Add '{base}' to the models file first."
+                f"not have (chat models here: {known}). Add '{base}' to the models file first.",
+                key="errors.agents.import_base_missing"
+                if names
+                else "errors.agents.import_base_missing_none",
+                base=str(base),
+                known=known,
             )
         agent.adapter = {"base": base, "label": adapter.get("label"), "from": "import"}
         agent.model = base
     elif agent.model not in registry.names("chat", "endpoint"):
         raise InputError(
             f"the agent talks through '{agent.model}', which this server does not have. "
-            "Add it to the models file first."
+            "Add it to the models file first.",
+            key="errors.agents.import_model_missing",
+            model=agent.model,
         )
     _stage_voice(manifest, staging, agent)
     picture = manifest.get("picture")
@@ -263,7 +193,10 @@ def _staged_agent(registry, manifest, staging: Path, name: str, store: AgentStor
 
         path = staging / picture
         if not path.is_file() or picture != "picture" + picture_suffix(path.read_bytes()):
-            raise InputError("the agent's picture is missing or not a PNG/JPEG/WebP image.")
+            raise InputError(
+                "the agent's picture is missing or not a PNG/JPEG/WebP image.",
+                key="errors.agents.import_picture",
+            )
         agent.picture = picture
     return agent
 
@@ -273,10 +206,13 @@ def _stage_voice(manifest: dict[str, Any], staging: Path, agent: Agent) -> None:
     if not voice:
         return
     if not isinstance(voice, dict) or not (voice.get("consent") or {}).get("confirmed"):
-        raise InputError("the agent's voice comes without a consent record; it cannot be imported.")
+        raise InputError(
+            "the agent's voice comes without a consent record; it cannot be imported.",
+            key="errors.agents.import_voice_without_consent",
+        )
     for part in ("reference.wav", "voice.json"):
         if not (staging / "voice" / part).is_file():
-            raise InputError(f"the agent file is missing a part: voice/{part}.")
+            raise missing_part(f"voice/{part}")
     from playground.voice import read_audio
 
     read_audio(staging / "voice" / "reference.wav")  # InputError when it is not audio
@@ -289,14 +225,22 @@ def _stage_collection(registry, data_dir, owner, folder: Path, name: str) -> tup
     from playground.rag import Collection, CollectionStore, embedder_for
 
     if not (folder / "manifest.json").is_file():
-        raise InputError("the agent file is missing a part: collection/manifest.json.")
+        raise missing_part("collection/manifest.json")
     try:
         collection = Collection.open(folder)
         embedder_for(registry, recorded=collection.embedding)
     except PlaygroundError as exc:
-        raise InputError(f"the agent's documents cannot be used here: {exc}") from None
+        raise InputError(
+            f"the agent's documents cannot be used here: {exc}",
+            key="errors.agents.documents_unusable",
+            detail=str(exc),
+        ) from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"the agent's documents are damaged ({exc}).") from None
+        raise InputError(
+            f"the agent's documents are damaged ({exc}).",
+            key="errors.agents.documents_damaged",
+            detail=str(exc),
+        ) from None
     store = CollectionStore.for_owner(data_dir, owner)
     taken = set(store.names())
     final_name, n = name, 1

@@ -55,8 +55,14 @@ class AgentStore:
         for agent in self.list():
             if agent.name == name:
                 return agent
-        known = ", ".join(self.names()) or "none yet"
-        raise InputError(f"you have no agent named '{name}'. Your agents: {known}.")
+        names = ", ".join(self.names())
+        known = names or "none yet"
+        raise InputError(
+            f"you have no agent named '{name}'. Your agents: {known}.",
+            key="errors.agents.no_agent" if names else "errors.agents.no_agent_none_yet",
+            name=name,
+            known=known,
+        )
 
     # ------------------------------------------------------------ creating
 
@@ -130,27 +136,50 @@ class AgentStore:
         taken = {n.lower() for n in self.names()}
         if name.lower() not in taken:
             return name
-        raise InputError(f"you already have an agent named '{name}'; pick another name.")
+        raise InputError(
+            f"you already have an agent named '{name}'; pick another name.",
+            key="errors.agents.name_taken",
+            name=name,
+        )
 
     def _resolve_model(self, registry: Any, model: str | None, adapter: str | None):
         if adapter:
             entry = registry.entry(adapter)
             if not entry.visible_to(self.owner):
-                raise InputError(f"model '{adapter}' is another user's adapter; pick one of yours.")
+                raise InputError(
+                    f"model '{adapter}' is another user's adapter; pick one of yours.",
+                    key="errors.agents.adapter_not_yours",
+                    adapter=adapter,
+                )
             if not entry.base:
-                raise InputError(f"'{adapter}' is not a fine-tuned adapter (it has no base model).")
+                raise InputError(
+                    f"'{adapter}' is not a fine-tuned adapter (it has no base model).",
+                    key="errors.agents.not_an_adapter",
+                    adapter=adapter,
+                )
             path = entry.local_path(registry.config.base_dir)
             if path is None or not (path / "adapter_config.json").exists():
-                raise InputError(f"adapter '{adapter}' has no adapter files on this server.")
+                raise InputError(
+                    f"adapter '{adapter}' has no adapter files on this server.",
+                    key="errors.agents.adapter_without_files",
+                    adapter=adapter,
+                )
             return entry.base, entry
         if not model:
             names = [e.name for e in registry.entries("chat") if not e.base]
             if not names:
-                raise InputError("no chat model is configured; add one to the models file.")
+                raise InputError(
+                    "no chat model is configured; add one to the models file.",
+                    key="errors.agents.no_chat_model",
+                )
             model = names[0]
         entry = registry.entry(model)
         if entry.task not in ("chat", "endpoint") or not entry.visible_to(self.owner):
-            raise InputError(f"'{model}' is not one of your chat models.")
+            raise InputError(
+                f"'{model}' is not one of your chat models.",
+                key="errors.agents.not_your_chat_model",
+                model=model,
+            )
         if entry.base:  # a fine-tuned model picked as "model": keep its files as the adapter
             return self._resolve_model(registry, None, model)
         return model, None
@@ -161,7 +190,14 @@ class AgentStore:
         names = CollectionStore.for_owner(self.data_dir, self.owner).names()
         if name not in names:
             known = ", ".join(names) or "none yet"
-            raise InputError(f"you have no collection named '{name}'. Your collections: {known}.")
+            raise InputError(
+                f"you have no collection named '{name}'. Your collections: {known}.",
+                key="errors.agents.no_collection"
+                if names
+                else "errors.agents.no_collection_none_yet",
+                name=name,
+                known=known,
+            )
 
     def _saved_voice(self, name: str):
         from playground.voice import VoiceLibrary
@@ -171,7 +207,9 @@ class AgentStore:
         if not consent.get("confirmed"):
             raise InputError(
                 f"voice '{name}' has no consent record; save it again in the Voice tab, "
-                "confirming you have the speaker's permission."
+                "confirming you have the speaker's permission.",
+                key="errors.agents.voice_without_consent",
+                name=name,
             )
         return voice
 
@@ -183,7 +221,11 @@ class AgentStore:
         allowed = {"role", "collection", "settings", "name"}
         unknown = sorted(set(changes) - allowed)
         if unknown:
-            raise InputError(f"cannot change {', '.join(unknown)} of an agent here.")
+            raise InputError(
+                f"cannot change {', '.join(unknown)} of an agent here.",
+                key="errors.agents.cannot_change",
+                names=", ".join(unknown),
+            )
         if "name" in changes:
             changes["name"] = check_name(changes["name"])
             if changes["name"].lower() != current.lower():

@@ -93,7 +93,7 @@ def talk(
     """
     agent = _own_agent(data_dir, owner, agent)
     if not (message or "").strip():
-        raise InputError("type a message first.")
+        raise InputError("type a message first.", key="errors.agents.type_message")
     grounding = agent.settings.grounding if grounding is None else grounding
     speak = agent.settings.speak if speak is None else speak
     model = chat_model_for(registry, agent, owner)
@@ -143,7 +143,11 @@ def _own_agent(data_dir: str | Path, owner: str, agent: str | Agent) -> Agent:
     store = AgentStore.for_owner(data_dir, owner)
     if isinstance(agent, Agent):
         if agent.folder.resolve().parent != store.root.resolve():
-            raise InputError(f"agent '{agent.name}' is not one of yours.")
+            raise InputError(
+                f"agent '{agent.name}' is not one of yours.",
+                key="errors.agents.not_yours",
+                name=agent.name,
+            )
         return store.get(agent.name)
     return store.get(agent)
 
@@ -158,14 +162,20 @@ def chat_model_for(registry: Any, agent: Agent, owner: str) -> str:
         if agent.model not in registry.names():
             raise InputError(
                 f"agent '{agent.name}' talks through '{agent.model}', which this server does "
-                "not have. Add it to the models file or edit the agent."
+                "not have. Add it to the models file or edit the agent.",
+                key="errors.agents.model_missing",
+                name=agent.name,
+                model=agent.model,
             )
         return agent.model
     base = agent.adapter["base"]
     if base not in registry.names():
         raise InputError(
             f"agent '{agent.name}' has an adapter for base model '{base}', which this server "
-            "does not have. Add that model to the models file."
+            "does not have. Add that model to the models file.",
+            key="errors.agents.base_missing",
+            name=agent.name,
+            base=base,
         )
     from playground.config import ModelEntry
 
@@ -282,5 +292,8 @@ class SentenceSpeaker:
 def _first_voice_model(registry: Any) -> str:
     names = registry.names("voice-clone")
     if not names:
-        raise InputError("this agent has a voice but no voice-clone model is configured.")
+        raise InputError(
+            "this agent has a voice but no voice-clone model is configured.",
+            key="errors.agents.no_voice_model",
+        )
     return names[0]

@@ -73,9 +73,16 @@ def load_dataset(
     """Read and check a dataset file; never raises for bad records (they become issues)."""
     path = Path(path)
     if format not in FORMATS:
-        raise InputError(f"unknown dataset format '{format}'; use one of {', '.join(FORMATS)}")
+        raise InputError(
+            f"unknown dataset format '{format}'; use one of {', '.join(FORMATS)}",
+            key="errors.finetune.unknown_format",
+            name=format,
+            formats=", ".join(FORMATS),
+        )
     if not path.exists():
-        raise InputError(f"{path}: file not found")
+        raise InputError(
+            f"{path}: file not found", key="errors.finetune.file_not_found", path=str(path)
+        )
     data = path.read_bytes()
     if isinstance(columns, dict):
         columns = ColumnMap(**{k: v or None for k, v in columns.items()})

@@ -51,7 +51,11 @@ class JobLog:
 def read_config(job_dir: Path) -> dict:
     config = read_json(Path(job_dir) / "config.json")
     if config is None:
-        raise InputError(f"{job_dir}: not a fine-tune job folder (no config.json)")
+        raise InputError(
+            f"{job_dir}: not a fine-tune job folder (no config.json)",
+            key="errors.finetune.not_a_job_folder",
+            path=str(job_dir),
+        )
     return config
 
 

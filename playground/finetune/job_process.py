@@ -67,7 +67,10 @@ class TrainerLock:
                 handle.close()
                 raise InputError(
                     f"job {self.path.parent.name} is already running (another trainer holds "
-                    f"{self.path}); wait for it or cancel it first."
+                    f"{self.path}); wait for it or cancel it first.",
+                    key="errors.finetune.job_locked",
+                    job=self.path.parent.name,
+                    lock=str(self.path),
                 ) from None
         self._handle = handle
         return self
@@ -113,7 +116,9 @@ def launch(job_dir: Path, *, resume: bool = False, max_steps: int | None = None)
     with _launch_lock(job_dir):
         if is_alive(job_dir):
             raise InputError(
-                f"job {job_dir.name} is already running; wait for it or cancel it first."
+                f"job {job_dir.name} is already running; wait for it or cancel it first.",
+                key="errors.finetune.job_running",
+                job=job_dir.name,
             )
         return _spawn(job_dir, config, resume=resume, max_steps=max_steps)
 

@@ -93,7 +93,9 @@ def wait_for_turn(
             return ticket
         if cancelled():
             leave_queue(ticket)
-            raise CancelledError("cancelled while waiting in the queue")
+            raise CancelledError(
+                "cancelled while waiting in the queue", key="errors.finetune.cancelled_in_queue"
+            )
         if position != last:
             log.write(f"waiting for the device: {position} job(s) ahead")
             write_status(

@@ -143,15 +143,7 @@ def prepare_job(
     dataset.raise_for_issues()
     settings.checked()
     out = Path(out_dir).resolve()
-    if (out / "status.json").exists() and read_status(out).get("state") in ACTIVE:
-        raise InputError(
-            f"{out}: a job is already running in this folder; pick another --out folder."
-        )
-    if (out / "checkpoints").exists() or (out / "adapter").exists():
-        raise InputError(
-            f"{out} already holds a fine-tune job with results; pick a new --out folder, "
-            "or continue that job with --resume."
-        )
+    _check_free_folder(out)
     (out / "data").mkdir(parents=True, exist_ok=True)
     train, val = split_records(dataset.records, settings.val_ratio, settings.seed)
     train = mix_general(train, settings.mix_general, settings.seed)
@@ -184,6 +176,23 @@ def prepare_job(
         (out / stale).unlink(missing_ok=True)
     write_status(out, state="queued", message="waiting to start", step=0, max_steps=None, pid=None)
     return out
+
+
+def _check_free_folder(out: Path) -> None:
+    """A new job may be written to ``out``: no job runs there and none left results."""
+    if (out / "status.json").exists() and read_status(out).get("state") in ACTIVE:
+        raise InputError(
+            f"{out}: a job is already running in this folder; pick another --out folder.",
+            key="errors.finetune.folder_busy",
+            path=str(out),
+        )
+    if (out / "checkpoints").exists() or (out / "adapter").exists():
+        raise InputError(
+            f"{out} already holds a fine-tune job with results; pick a new --out folder, "
+            "or continue that job with --resume.",
+            key="errors.finetune.folder_has_results",
+            path=str(out),
+        )
 
 
 @dataclass
@@ -248,10 +257,18 @@ def _list_folder(root: Path) -> list[JobInfo]:
 def job_dir_for(data_dir: str | Path, owner: str, job_id: str) -> Path:
     """The folder of one of ``owner``'s jobs; another owner's id is simply not found."""
     if not job_id or not JOB_ID.match(job_id):
-        raise InputError(f"'{job_id}' is not a job id; pick a job from the list.")
+        raise InputError(
+            f"'{job_id}' is not a job id; pick a job from the list.",
+            key="errors.finetune.bad_job_id",
+            job=str(job_id),
+        )
     path = Path(data_dir) / "users" / safe_name(owner) / KIND / job_id
     if not (path / "config.json").exists():
-        raise InputError(f"job {job_id} was not found among your jobs.")
+        raise InputError(
+            f"job {job_id} was not found among your jobs.",
+            key="errors.finetune.job_not_found",
+            job=job_id,
+        )
     return path
 
 
@@ -259,7 +276,9 @@ def delete_job(job_dir: Path) -> int:
     """Remove a finished job's folder (checkpoints, adapter, exports); returns bytes freed."""
     job_dir = Path(job_dir)
     if read_status(job_dir).get("state") in ACTIVE or is_alive(job_dir):
-        raise InputError("the job is still running; cancel it first.")
+        raise InputError(
+            "the job is still running; cancel it first.", key="errors.finetune.job_still_running"
+        )
     size = disk_bytes(job_dir)
     # Renamed first: gone from the list at once, and a crash mid-removal leaves no half job.
     trash = job_dir.with_name(f".trash-{job_dir.name}-{secrets.token_hex(3)}")

@@ -79,12 +79,25 @@ class ParsedDataset:
             shown = "\n".join(f"- {i}" for i in self.issues[:limit])
             more = len(self.issues) - limit
             extra = f"\n... and {more} more" if more > 0 else ""
+            source = self.source or "dataset"
             raise InputError(
-                f"{self.source or 'dataset'}: {len(self.issues)} problem(s) found; fix them and "
-                f"upload again:\n{shown}{extra}"
+                f"{source}: {len(self.issues)} problem(s) found; fix them and "
+                f"upload again:\n{shown}{extra}",
+                key="errors.finetune.dataset_problems_more"
+                if more > 0
+                else "errors.finetune.dataset_problems",
+                source=source,
+                count=len(self.issues),
+                problems=shown,
+                more=more,
             )
         if not self.records:
-            raise InputError(f"{self.source or 'dataset'}: no records found; the file is empty.")
+            source = self.source or "dataset"
+            raise InputError(
+                f"{source}: no records found; the file is empty.",
+                key="errors.finetune.no_records",
+                source=source,
+            )
 
 
 def decode_lines(data: bytes) -> tuple[list[tuple[int, str]], list[Issue]]:

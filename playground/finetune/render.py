@@ -39,7 +39,8 @@ def render(tokenizer: Any, messages: list[dict[str, str]], **kwargs: Any) -> str
     if not getattr(tokenizer, "chat_template", None):
         raise InputError(
             "the base model's tokenizer has no chat template, so conversations cannot be "
-            "rendered the way Chat uses them; pick an instruct/chat model as the base."
+            "rendered the way Chat uses them; pick an instruct/chat model as the base.",
+            key="errors.finetune.no_chat_template",
         )
     return tokenizer.apply_chat_template(messages, tokenize=False, **kwargs)
 
@@ -62,7 +63,8 @@ def assistant_spans(
     if not spans:
         raise InputError(
             "the chat template renders this conversation in a way where no assistant reply "
-            "can be located; try single-turn records."
+            "can be located; try single-turn records.",
+            key="errors.finetune.no_assistant_reply_found",
         )
     return full, spans
 

@@ -48,7 +48,12 @@ class TrainSettings:
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
-            raise InputError(f"unknown training setting(s): {', '.join(sorted(unknown))}")
+            names = ", ".join(sorted(unknown))
+            raise InputError(
+                f"unknown training setting(s): {names}",
+                key="errors.finetune.unknown_settings",
+                names=names,
+            )
         return cls(**{k: v for k, v in data.items() if v is not None}).checked()
 
     def checked(self) -> TrainSettings:
@@ -76,7 +81,13 @@ class TrainSettings:
         ]
         for ok, name, why in rules:
             if not ok:
-                raise InputError(f"setting '{name}' = {getattr(self, name)!r}: {why}")
+                value = repr(getattr(self, name))
+                raise InputError(
+                    f"setting '{name}' = {value}: {why}",
+                    key=f"errors.finetune.setting_{name}",
+                    name=name,
+                    value=value,
+                )
         return self
 
 
@@ -157,6 +168,7 @@ class Estimate:
     tokens: int
     fits: bool
     reason: str = ""
+    device: str = ""
 
     def describe(self) -> str:
         minutes = self.seconds / 60
@@ -222,12 +234,19 @@ def estimate(
             + (", or use QLoRA (4-bit base)" if device.startswith("cuda") else "")
             + "."
         )
-    return Estimate(memory, available_bytes, seconds, steps, tokens, fits, reason)
+    return Estimate(memory, available_bytes, seconds, steps, tokens, fits, reason, device)
 
 
 def ensure_fits(est: Estimate) -> None:
     if not est.fits:
-        raise OutOfMemoryError(est.reason)
+        qlora = est.device.startswith("cuda")  # the reason then also suggests QLoRA
+        raise OutOfMemoryError(
+            est.reason,
+            key="errors.finetune.does_not_fit_qlora" if qlora else "errors.finetune.does_not_fit",
+            needed=format_bytes(est.memory_bytes),
+            device=est.device,
+            free=format_bytes(est.available_bytes),
+        )
 
 
 def available_memory(device: str) -> int:

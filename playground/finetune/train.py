@@ -142,7 +142,8 @@ def _train(
     )
     if not train_set:
         raise InputError(
-            "no training record has an assistant reply left after truncation; raise max length."
+            "no training record has an assistant reply left after truncation; raise max length.",
+            key="errors.finetune.nothing_left_to_train",
         )
     log.write(f"{len(train_set)} training records, {len(val_set)} validation records")
     set_seed(settings.seed)
@@ -173,7 +174,9 @@ def _train(
     runtime = time.perf_counter() - started
     if progress.cancelled:
         raise CancelledError(
-            f"stopped at step {trainer.state.global_step}; the last checkpoint is kept"
+            f"stopped at step {trainer.state.global_step}; the last checkpoint is kept",
+            key="errors.finetune.stopped_at_step",
+            step=trainer.state.global_step,
         )
     final_eval = trainer.evaluate()["eval_loss"] if val_set else None
     stats = {

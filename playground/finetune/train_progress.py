@@ -44,14 +44,18 @@ class CancelFlag:
     def _handle(self, signum, frame) -> None:
         self.signalled = True
         if not self.training:
-            raise CancelledError("cancelled before training started")
+            raise CancelledError(
+                "cancelled before training started", key="errors.finetune.cancelled_before_start"
+            )
 
     def is_set(self) -> bool:
         return self.signalled or self.path.exists()
 
     def check(self) -> None:
         if self.is_set():
-            raise CancelledError("cancelled before training started")
+            raise CancelledError(
+                "cancelled before training started", key="errors.finetune.cancelled_before_start"
+            )
 
     def restore(self) -> None:
         for sig, handler in self._previous.items():

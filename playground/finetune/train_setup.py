@@ -37,14 +37,16 @@ def load_base(config: dict, settings: TrainSettings, device: str, log: jobs.JobL
     if settings.qlora:
         if not device.startswith("cuda"):
             raise InputError(
-                "QLoRA (4-bit base) needs a CUDA GPU; turn it off to train on this device."
+                "QLoRA (4-bit base) needs a CUDA GPU; turn it off to train on this device.",
+                key="errors.finetune.qlora_needs_cuda",
             )
         try:
             import bitsandbytes  # noqa: F401
             from transformers import BitsAndBytesConfig
         except ImportError:
             raise InputError(
-                "QLoRA needs the 'bitsandbytes' package: pip install bitsandbytes"
+                "QLoRA needs the 'bitsandbytes' package: pip install bitsandbytes",
+                key="errors.finetune.qlora_needs_bitsandbytes",
             ) from None
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True,

@@ -142,7 +142,9 @@ def pack(question: str, hits: list[Hit], fits: Callable[[list[dict]], bool], win
         raise InputError(
             f"the question is too long for the chat model's context window ({window} tokens) "
             "even with one source; ask a shorter question, lower max new tokens, or pick a "
-            "model with a larger window."
+            "model with a larger window.",
+            key="errors.rag.question_too_long",
+            window=window,
         )
     return Packed(build_messages(question, hits[:1], low), hits[:1], len(hits), True, window)
 

@@ -60,12 +60,18 @@ class ChunkSettings:
         if self.chunk_size < MIN_CHUNK_SIZE:
             raise InputError(
                 f"chunk size {self.chunk_size} is too small; use at least {MIN_CHUNK_SIZE} "
-                "characters (1000 is a good default)."
+                "characters (1000 is a good default).",
+                key="errors.rag.chunk_too_small",
+                size=self.chunk_size,
+                minimum=MIN_CHUNK_SIZE,
             )
         if not 0 <= self.overlap < self.chunk_size // 2:
+            limit = self.chunk_size // 2 - 1
             raise InputError(
-                f"overlap {self.overlap} must be between 0 and half the chunk size "
-                f"({self.chunk_size // 2 - 1})."
+                f"overlap {self.overlap} must be between 0 and half the chunk size ({limit}).",
+                key="errors.rag.bad_overlap",
+                overlap=self.overlap,
+                limit=limit,
             )
 
 

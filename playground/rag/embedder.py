@@ -168,18 +168,27 @@ def embedder_for(
         if not names:
             raise ConfigError(
                 "no embedding model is configured. Add an entry with task: embedding to the "
-                "models file, or pass --embedding-model PATH_TO_A_SENTENCE_TRANSFORMERS_FOLDER."
+                "models file, or pass --embedding-model PATH_TO_A_SENTENCE_TRANSFORMERS_FOLDER.",
+                key="errors.rag.no_embedding_model",
             )
         name = names[0]
     entry = registry.entry(name)
     if not is_embedding_entry(entry):
-        raise ConfigError(f"'{name}' is a {entry.task} model, not an embedding model.")
+        raise ConfigError(
+            f"'{name}' is a {entry.task} model, not an embedding model.",
+            key="errors.rag.not_an_embedding_model",
+            name=name,
+            task=entry.task,
+        )
     embedder = _registry_embedder(registry, entry)
     if recorded is not None and recorded.name and not recorded.same_model(embedder.info):
         raise ConfigError(
             f"this collection was built with the embedding model '{recorded.name}' but "
             f"'{entry.name}' was asked for. Vectors of different models cannot be compared. "
-            f"Search it with '{recorded.name}', or rebuild the collection with the new model."
+            f"Search it with '{recorded.name}', or rebuild the collection with the new model.",
+            key="errors.rag.embedding_model_changed",
+            recorded=recorded.name,
+            asked=entry.name,
         )
     return embedder
 
@@ -209,10 +218,16 @@ def _resolve_name(registry, name_or_path: str) -> str:
         return name_or_path
     path = Path(name_or_path).expanduser()
     if not path.exists():
-        known = ", ".join(registry.names("embedding")) or "(none)"
+        names = ", ".join(registry.names("embedding"))
+        known = names or "(none)"
         raise InputError(
             f"embedding model '{name_or_path}' is neither a model in the models file "
-            f"(embedding models: {known}) nor a folder on disk."
+            f"(embedding models: {known}) nor a folder on disk.",
+            key="errors.rag.unknown_embedding_model"
+            if names
+            else "errors.rag.unknown_embedding_model_none",
+            name=name_or_path,
+            known=known,
         )
     return _register_folder(registry, path.resolve())
 
@@ -223,10 +238,16 @@ def _resolve_recorded(registry, recorded: EmbeddingInfo) -> str:
     folder = _as_folder(recorded.source)
     if folder is not None:
         return _register_folder(registry, folder, name=recorded.name)
+    source = recorded.source or "unknown source"
     raise ConfigError(
         f"this collection was built with the embedding model '{recorded.name}' "
-        f"({recorded.source or 'unknown source'}), which is not in the models file. Add it "
-        "to the models file, or pass --embedding-model with its folder."
+        f"({source}), which is not in the models file. Add it "
+        "to the models file, or pass --embedding-model with its folder.",
+        key="errors.rag.recorded_model_missing"
+        if recorded.source
+        else "errors.rag.recorded_model_missing_no_source",
+        name=recorded.name,
+        source=source,
     )
 
 

@@ -125,11 +125,17 @@ class Collection:
         if not manifest_path.exists():
             raise InputError(
                 f"{path} is not a collection (no manifest.json). Create it with "
-                "`playground rag index --collection DIR FILE...`."
+                "`playground rag index --collection DIR FILE...`.",
+                key="errors.rag.not_a_collection",
+                path=str(path),
             )
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         if manifest.get("format", 0) > FORMAT:
-            raise InputError(f"{path} was written by a newer version of the playground; upgrade.")
+            raise InputError(
+                f"{path} was written by a newer version of the playground; upgrade.",
+                key="errors.rag.newer_collection",
+                path=str(path),
+            )
         with open(path / "chunks.jsonl", encoding="utf-8") as handle:
             chunks = [Chunk.from_dict(json.loads(line)) for line in handle if line.strip()]
         vectors = np.load(path / "vectors.npy")
@@ -172,7 +178,12 @@ class Collection:
         for doc in self.documents:
             if id_or_name in (doc.id, doc.name):
                 return doc
-        raise InputError(f"no document '{id_or_name}' in collection '{self.name}'.")
+        raise InputError(
+            f"no document '{id_or_name}' in collection '{self.name}'.",
+            key="errors.rag.no_document",
+            document=id_or_name,
+            collection=self.name,
+        )
 
     def has_content(self, sha256: str) -> DocumentInfo | None:
         return next((d for d in self.documents if d.sha256 == sha256), None)
@@ -203,7 +214,7 @@ class Collection:
     def rename(self, new_name: str) -> None:
         new_name = new_name.strip()
         if not new_name:
-            raise InputError("a collection name cannot be empty.")
+            raise InputError("a collection name cannot be empty.", key="errors.rag.empty_name")
         with self.lock:
             manifest = dict(self.manifest, name=new_name, updated=time.time())
             atomic_write_json(self.path / "manifest.json", manifest)
@@ -246,7 +257,9 @@ class Collection:
         """The ``settings.k`` best chunks for ``query``, best first."""
         settings = settings or SearchSettings()
         if not query.strip():
-            raise InputError("the question is empty; type a question first.")
+            raise InputError(
+                "the question is empty; type a question first.", key="errors.rag.empty_question"
+            )
         n = len(self.chunks)
         if n == 0:
             return []
@@ -255,7 +268,11 @@ class Collection:
         if qvec.shape[0] != self.vectors.shape[1]:
             raise InputError(
                 f"the query vector has {qvec.shape[0]} dimensions but collection "
-                f"'{self.name}' has {self.vectors.shape[1]}: a different embedding model."
+                f"'{self.name}' has {self.vectors.shape[1]}: a different embedding model.",
+                key="errors.rag.dimension_mismatch",
+                query=qvec.shape[0],
+                collection=self.name,
+                dimension=self.vectors.shape[1],
             )
         trusted = embedder.info.covers(language_of(query))
         dense, dense_scores = (

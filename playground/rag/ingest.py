@@ -19,7 +19,7 @@ from playground.errors import InputError, PlaygroundError
 from playground.rag.chunking import ChunkSettings, chunk_document
 from playground.rag.embedder import Embedder
 from playground.rag.index import Collection, DocumentInfo, embedding_text
-from playground.rag.parsing import parse_file
+from playground.rag.parsing import file_not_found, parse_file
 from playground.storage import file_sha256
 
 DEFAULT_MAX_FILE_MB = 100.0
@@ -84,7 +84,11 @@ def ingest(
     if recorded.name and not recorded.same_model(embedder.info):
         raise InputError(
             f"collection '{collection.name}' was built with the embedding model "
-            f"'{recorded.name}', not '{embedder.info.name}'. Use the same model, or a new collection."
+            f"'{recorded.name}', not '{embedder.info.name}'. Use the same model, or a new collection.",
+            key="errors.rag.other_embedding_model",
+            collection=collection.name,
+            recorded=recorded.name,
+            embedder=embedder.info.name,
         )
     chunking = chunking or collection.chunking
     items = [(Path(f[0]), f[1]) if isinstance(f, tuple) else (Path(f), Path(f).name) for f in files]
@@ -147,10 +151,14 @@ def _parse_all(
 
 def _check_size(path: Path, name: str, max_file_mb: float) -> None:
     if not path.is_file():
-        raise InputError(f"{name}: file not found at {path}.")
+        raise file_not_found(name, path)
     size_mb = path.stat().st_size / 1e6
     if max_file_mb and size_mb > max_file_mb:
         raise InputError(
             f"{name}: {size_mb:.1f} MB is over the {max_file_mb:g} MB limit for one file. "
-            "Split it, or raise the limit (--max-file-size)."
+            "Split it, or raise the limit (--max-file-size).",
+            key="errors.rag.file_too_big",
+            name=name,
+            size_mb=size_mb,
+            max_file_mb=max_file_mb,
         )

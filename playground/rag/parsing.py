@@ -82,23 +82,33 @@ def parse_file(path: str | Path, *, name: str | None = None) -> ParsedDocument:
         suffix = ".txt"  # README, LICENSE, GPL-3 ...: plain text without a known extension
     if suffix not in _PARSERS:
         kind = f"file type '{suffix}'" if suffix else "file (no extension, and not plain text)"
+        supported = ", ".join(supported_suffixes())
         raise InputError(
-            f"{name}: unsupported {kind}. Supported: {', '.join(supported_suffixes())}."
+            f"{name}: unsupported {kind}. Supported: {supported}.",
+            key="errors.rag.unsupported_type" if suffix else "errors.rag.unsupported_no_suffix",
+            name=name,
+            suffix=suffix,
+            supported=supported,
         )
     if not path.is_file():
-        raise InputError(f"{name}: file not found at {path}.")
+        raise file_not_found(name, path)
     kind, parse = _PARSERS[suffix]
     try:
         sections, pages = parse(path)
     except NotTextError as exc:
-        raise InputError(f"{name}: {exc}") from None
+        raise InputError(f"{name}: {exc}", key="errors.rag.named_not_text", name=name) from None
     except InputError:
         raise
     except Exception as exc:  # each library raises its own errors on broken files
         raise InputError(
             f"{name}: could not read this {kind.upper()} file ({type(exc).__name__}: "
             f"{_first_line(exc)}). It may be corrupted or not really a {kind.upper()}; "
-            "open and re-save it, or export it to PDF or TXT."
+            "open and re-save it, or export it to PDF or TXT.",
+            key="errors.rag.unreadable_file",
+            name=name,
+            kind=kind.upper(),
+            error=type(exc).__name__,
+            detail=_first_line(exc),
         ) from exc
     doc = ParsedDocument(
         name=name,
@@ -112,10 +122,25 @@ def parse_file(path: str | Path, *, name: str | None = None) -> ParsedDocument:
         if kind == "pdf":
             raise InputError(
                 f"{name}: no text found (scanned?). The PDF has {pages} page(s) but no text "
-                "layer; run OCR on it first (for example `ocrmypdf in.pdf out.pdf`)."
+                "layer; run OCR on it first (for example `ocrmypdf in.pdf out.pdf`).",
+                key="errors.rag.scanned_pdf",
+                name=name,
+                pages=pages,
             )
-        raise InputError(f"{name}: no text found; the file is empty.")
+        raise InputError(
+            f"{name}: no text found; the file is empty.", key="errors.rag.empty_file", name=name
+        )
     return doc
+
+
+def file_not_found(name: str, path: Path) -> InputError:
+    """The error for an uploaded file ``name`` that is not (or no longer) at ``path``."""
+    return InputError(
+        f"{name}: file not found at {path}.",
+        key="errors.rag.file_not_found",
+        name=name,
+        path=str(path),
+    )
 
 
 def _looks_like_text(path: Path) -> bool:
@@ -151,7 +176,11 @@ def _pdf(path: Path) -> tuple[list[Section], int | None]:
 
     reader = PdfReader(str(path))
     if reader.is_encrypted and not reader.decrypt(""):
-        raise InputError(f"{path.name}: the PDF is password-protected; remove the password first.")
+        raise InputError(
+            f"{path.name}: the PDF is password-protected; remove the password first.",
+            key="errors.rag.pdf_password",
+            name=path.name,
+        )
     sections = [
         Section(page.extract_text() or "", page=number)
         for number, page in enumerate(reader.pages, start=1)
@@ -188,7 +217,8 @@ def read_text_file(path: Path) -> str:
     if sample and len(_CONTROL_RE.findall(sample)) > MAX_CONTROL_SHARE * len(sample):
         raise NotTextError(
             "not a text file (binary?): most of it decodes to control characters. "
-            "Upload the document itself (PDF, DOCX, TXT, MD, HTML, CSV, XLSX)."
+            "Upload the document itself (PDF, DOCX, TXT, MD, HTML, CSV, XLSX).",
+            key="errors.rag.not_text",
         )
     return text
 

@@ -25,11 +25,17 @@ class SearchSettings:
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
+            modes = ", ".join(MODES)
             raise InputError(
-                f"search mode '{self.mode}' is unknown; use one of {', '.join(MODES)}."
+                f"search mode '{self.mode}' is unknown; use one of {modes}.",
+                key="errors.rag.unknown_mode",
+                mode=self.mode,
+                modes=modes,
             )
         if self.k < 1:
-            raise InputError(f"k must be at least 1, got {self.k}.")
+            raise InputError(
+                f"k must be at least 1, got {self.k}.", key="errors.rag.bad_k", value=self.k
+            )
 
 
 @dataclass
@@ -56,7 +62,9 @@ def rerank(registry: Any, name: str, query: str, hits: list[Hit]) -> list[Hit]:
     if not hits:
         return hits
     if registry is None:
-        raise InputError("reranking needs the model registry.")
+        raise InputError(
+            "reranking needs the model registry.", key="errors.rag.rerank_without_registry"
+        )
     with registry.use(name) as model:
         scores = np.asarray(
             model.predict([(query, h.chunk.text) for h in hits], show_progress_bar=False)

@@ -98,7 +98,9 @@ class CollectionStore:
         folder = self._find(name)
         if folder is None:
             raise InputError(
-                f"there is no collection named '{name}'. Create it by uploading files."
+                f"there is no collection named '{name}'. Create it by uploading files.",
+                key="errors.rag.no_collection_upload",
+                name=name,
             )
         return self._load(folder)
 
@@ -116,13 +118,19 @@ class CollectionStore:
     def rename(self, old: str, new: str) -> None:
         new = _check_name(new)
         if new != old and self._find(new) is not None:
-            raise InputError(f"a collection named '{new}' already exists.")
+            raise InputError(
+                f"a collection named '{new}' already exists.",
+                key="errors.rag.collection_exists",
+                name=new,
+            )
         self.open(old).rename(new)
 
     def delete(self, name: str) -> None:
         folder = self._find(name)
         if folder is None:
-            raise InputError(f"there is no collection named '{name}'.")
+            raise InputError(
+                f"there is no collection named '{name}'.", key="errors.rag.no_collection", name=name
+            )
         key = str(folder.resolve())
         trash = folder.with_name(f".trash-{folder.name}-{secrets.token_hex(3)}")
         folder.rename(trash)  # gone from listings at once, even if removal is slow
@@ -199,7 +207,11 @@ def recover_all(data_dir: str | Path) -> list[str]:
 def _check_name(name: str) -> str:
     name = (name or "").strip()
     if not name:
-        raise InputError("give the collection a name.")
+        raise InputError("give the collection a name.", key="errors.rag.name_empty")
     if len(name) > MAX_NAME:
-        raise InputError(f"a collection name can be at most {MAX_NAME} characters.")
+        raise InputError(
+            f"a collection name can be at most {MAX_NAME} characters.",
+            key="errors.rag.name_too_long",
+            limit=MAX_NAME,
+        )
     return name
