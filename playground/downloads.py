@@ -8,6 +8,9 @@ that download instead of starting another. Every failure gets its own message:
 a full disk, a gated repo, a missing repo or revision, being offline.
 """
 
+# Just over 400 lines: each of those failures is a message with its key and params
+# for the user's language (issue 16); they stay next to the downloads they explain.
+
 from __future__ import annotations
 
 import contextvars
@@ -235,7 +238,12 @@ def fetch(entry: ModelEntry, job: Progress) -> Path:
         )
         job.done_bytes = before + size  # cached files report no bytes; count them too
     if path is None:
-        raise ModelLoadError(f"'{entry.name}': {entry.source} has no model files to download.")
+        raise ModelLoadError(
+            f"'{entry.name}': {entry.source} has no model files to download.",
+            key="errors.download.no_files",
+            name=entry.name,
+            repo=str(entry.source),
+        )
     return _snapshot_folder(Path(path), files[-1][0])
 
 
@@ -338,15 +346,65 @@ def _disk_full(entry: ModelEntry, needed: int, free: int | None) -> str:
 
 def _with_errors(entry: ModelEntry, call):
     """Run a Hub call; turn each kind of failure into its own ``ModelLoadError``."""
+    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+
+    repo, rev = entry.source, f" --revision {entry.revision}" if entry.revision else ""
+    try:
+        return _with_repo_errors(entry, call)
+    except OfflineModeIsEnabled:
+        raise ModelLoadError(
+            _offline(entry, "HF_HUB_OFFLINE is set", rev),
+            key="errors.offline",
+            name=entry.name,
+            repo=repo,
+        ) from None
+    except HfHubHTTPError as exc:
+        status = getattr(exc.response, "status_code", "?")
+        raise ModelLoadError(
+            f"'{entry.name}': the Hub answered HTTP {status} for {repo} ({exc}). Try again later.",
+            key="errors.download.http_status",
+            name=entry.name,
+            status=str(status),
+            repo=repo,
+            detail=str(exc),
+        ) from None
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise ModelLoadError(
+                _disk_full(entry, 0, None),
+                key="errors.download.disk_full_while_writing",
+                name=entry.name,
+                repo=repo,
+                needed=format_bytes(0),
+                cache=str(cache_dir()),
+            ) from None
+        raise ModelLoadError(
+            f"'{entry.name}': downloading {repo} failed ({exc}). Check that {cache_dir()} is "
+            "writable, or set HF_HOME to a folder that is.",
+            key="errors.download.failed",
+            name=entry.name,
+            repo=repo,
+            detail=str(exc),
+            cache=str(cache_dir()),
+        ) from exc
+    except Exception as exc:  # httpx connection errors and timeouts: offline
+        if type(exc).__module__.startswith(("httpx", "httpcore", "requests", "urllib3")):
+            reason = f"the Hub at {endpoint()} cannot be reached ({type(exc).__name__})"
+            raise ModelLoadError(
+                _offline(entry, reason, rev), key="errors.offline", name=entry.name, repo=repo
+            ) from None
+        raise
+
+
+def _with_repo_errors(entry: ModelEntry, call):
+    """Run a Hub call; a gated repo, a missing repo or revision get their own message."""
     from huggingface_hub.errors import (
         GatedRepoError,
-        HfHubHTTPError,
-        OfflineModeIsEnabled,
         RepositoryNotFoundError,
         RevisionNotFoundError,
     )
 
-    repo, rev = entry.source, f" --revision {entry.revision}" if entry.revision else ""
+    repo = entry.source
     try:
         return call()
     except GatedRepoError:
@@ -360,7 +418,11 @@ def _with_errors(entry: ModelEntry, call):
     except RevisionNotFoundError:
         raise ModelLoadError(
             f"'{entry.name}': {repo} has no revision '{entry.revision}'. Fix revision: in the "
-            "models file."
+            "models file.",
+            key="errors.download.no_revision",
+            name=entry.name,
+            repo=repo,
+            revision=str(entry.revision),
         ) from None
     except RepositoryNotFoundError:
         raise ModelLoadError(
@@ -370,32 +432,6 @@ def _with_errors(entry: ModelEntry, call):
             name=entry.name,
             repo=repo,
         ) from None
-    except OfflineModeIsEnabled:
-        raise ModelLoadError(
-            _offline(entry, "HF_HUB_OFFLINE is set", rev),
-            key="errors.offline",
-            name=entry.name,
-            repo=repo,
-        ) from None
-    except HfHubHTTPError as exc:
-        status = getattr(exc.response, "status_code", "?")
-        raise ModelLoadError(
-            f"'{entry.name}': the Hub answered HTTP {status} for {repo} ({exc}). Try again later."
-        ) from None
-    except OSError as exc:
-        if exc.errno == errno.ENOSPC:
-            raise ModelLoadError(_disk_full(entry, 0, None)) from None
-        raise ModelLoadError(
-            f"'{entry.name}': downloading {repo} failed ({exc}). Check that {cache_dir()} is "
-            "writable, or set HF_HOME to a folder that is."
-        ) from exc
-    except Exception as exc:  # httpx connection errors and timeouts: offline
-        if type(exc).__module__.startswith(("httpx", "httpcore", "requests", "urllib3")):
-            reason = f"the Hub at {endpoint()} cannot be reached ({type(exc).__name__})"
-            raise ModelLoadError(
-                _offline(entry, reason, rev), key="errors.offline", name=entry.name, repo=repo
-            ) from None
-        raise
 
 
 def _offline(entry: ModelEntry, reason: str, rev: str) -> str:

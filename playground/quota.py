@@ -51,7 +51,11 @@ def check_quota(data_dir: str | Path, owner: str, limit_bytes: int, adding: int 
         + (f" + {format_bytes(adding)} new" if adding else "")
         + f" of {format_bytes(limit_bytes)} allowed (--user-quota). Free space by deleting "
         "collections (Documents), fine-tune jobs (Fine-tune), saved voices (Voice) or "
-        "images you no longer need, then try again."
+        "images you no longer need, then try again.",
+        key="errors.quota.full_adding" if adding else "errors.quota.full",
+        used=format_bytes(used),
+        adding=format_bytes(adding),
+        limit=format_bytes(limit_bytes),
     )
 
 

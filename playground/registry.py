@@ -160,13 +160,19 @@ class Registry(MemoryAccounting):
         deadline = time.monotonic() + wait
         with self._changed:
             if name in self._entries and not replace:
-                raise PlaygroundError(f"a model named '{name}' is already registered")
+                raise PlaygroundError(
+                    f"a model named '{name}' is already registered",
+                    key="errors.registry.already_registered",
+                    name=name,
+                )
             while self._in_use[name] > 0 or name in self._loading:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise PlaygroundError(
                         f"'{name}' is in use by a running generation (or loading); stop it or "
-                        "wait for it to finish, then replace it."
+                        "wait for it to finish, then replace it.",
+                        key="errors.registry.busy_replace",
+                        name=name,
                     )
                 self._changed.wait(left)
             if replace and name in self._loaded:
@@ -238,9 +244,9 @@ class Registry(MemoryAccounting):
             self._fail(entry.name, str(exc))
             raise
         except Exception as exc:  # a loader bug or an unexpected library error
-            message = _explain_load_error(entry, exc)
-            self._fail(entry.name, message)
-            raise ModelLoadError(message) from exc
+            error = _load_error(entry, exc)
+            self._fail(entry.name, str(error))
+            raise error from exc
         seconds = time.perf_counter() - start
         after = cuda_allocated(device)
         measured = getattr(obj, "memory_bytes", None)
@@ -284,7 +290,9 @@ class Registry(MemoryAccounting):
                 return False
             if self._in_use[name] > 0:
                 raise PlaygroundError(
-                    f"'{name}' is in use by a running generation; stop it first, then unload."
+                    f"'{name}' is in use by a running generation; stop it first, then unload.",
+                    key="errors.registry.busy_unload",
+                    name=name,
                 )
             self._unload_locked(name)
         free_memory()
@@ -363,12 +371,23 @@ def _default_loader(entry: ModelEntry, ctx: LoadContext) -> Any:
     return load_model(entry, ctx)
 
 
-def _explain_load_error(entry: ModelEntry, exc: Exception) -> str:
+def _load_error(entry: ModelEntry, exc: Exception) -> ModelLoadError:
+    """The ``ModelLoadError`` for an unexpected exception from a loader."""
     kind = type(exc).__name__
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else kind
     if "out of memory" in text.lower():
-        return (
+        return ModelLoadError(
             f"'{entry.name}' did not fit in memory ({text}). Unload other models in the Models "
-            "panel, pick a smaller model, or set dtype: float16 / device: cpu in the models file."
+            "panel, pick a smaller model, or set dtype: float16 / device: cpu in the models file.",
+            key="errors.registry.load_out_of_memory",
+            name=entry.name,
+            detail=text,
         )
-    return f"could not load '{entry.name}' from {entry.source}: {kind}: {text}"
+    return ModelLoadError(
+        f"could not load '{entry.name}' from {entry.source}: {kind}: {text}",
+        key="errors.registry.load_failed",
+        name=entry.name,
+        source=str(entry.source),
+        kind=kind,
+        detail=text,
+    )

@@ -131,7 +131,7 @@ class MemoryAccounting:
                 if any(r.device == device and r.thread != me for r in self._reserved.values()):
                     self._changed.wait(1.0)
                     continue
-                raise OutOfMemoryError(self._oom_message(name, needed, device, budget))
+                raise self._out_of_memory(name, needed, device, budget)
 
     def _fits(self, needed: int, device: str, budget: int, *, keep: str) -> bool:
         """Whether ``needed`` fits on ``device`` after evicting idle models (LRU first)."""
@@ -150,7 +150,7 @@ class MemoryAccounting:
             self._unload_locked(victim)
         return True
 
-    def _oom_message(self, name: str, needed: int, device: str, budget: int) -> str:
+    def _out_of_memory(self, name: str, needed: int, device: str, budget: int) -> OutOfMemoryError:
         held = [
             f"{n} {format_bytes(m.memory_bytes)}{' (in use)' if self._in_use[n] else ''}"
             for n, m in self._loaded.items()
@@ -162,11 +162,18 @@ class MemoryAccounting:
             if r.device == device and n != name
         ]
         taken = self.used_bytes(device) + self.reserved_bytes(device)
-        return (
+        return OutOfMemoryError(
             f"loading '{name}' needs about {format_bytes(needed)} but the memory budget of "
             f"{device} is {format_bytes(budget)} and {format_bytes(taken)} is held by models "
             f"in use ({', '.join(held) or 'none'}). Wait for them to finish, unload a model "
-            "in the Models panel, or raise defaults.memory_budget in the models file."
+            "in the Models panel, or raise defaults.memory_budget in the models file.",
+            key="errors.memory.no_room" if held else "errors.memory.no_room_none_held",
+            name=name,
+            needed=format_bytes(needed),
+            device=device,
+            budget=format_bytes(budget),
+            taken=format_bytes(taken),
+            held=", ".join(held),
         )
 
 

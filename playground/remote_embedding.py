@@ -80,29 +80,56 @@ class RemoteEmbeddingModel:
         try:
             response = self.client().embeddings.create(model=self.endpoint.api_model, input=texts)
         except Exception as exc:
-            raise ModelLoadError(self._explain(exc)) from exc
+            raise self._error(exc) from exc
         data = sorted(response.data, key=lambda d: d.index)
         if len(data) != len(texts):
             raise ModelLoadError(
-                f"'{name}': {self.where} returned {len(data)} embeddings for {len(texts)} texts."
+                f"'{name}': {self.where} returned {len(data)} embeddings for {len(texts)} texts.",
+                key="errors.embedding.count_mismatch",
+                name=name,
+                where=self.where,
+                got=len(data),
+                texts=len(texts),
             )
         return [list(d.embedding) for d in data]
 
-    def _explain(self, exc: Exception) -> str:
+    def _error(self, exc: Exception) -> ModelLoadError:
+        """The ``ModelLoadError`` for a failed embedding request."""
         import openai
 
         name, where = self.endpoint.name, self.where
         if isinstance(exc, openai.APITimeoutError):
-            return (
+            return ModelLoadError(
                 f"'{name}': the embedding server at {where} did not answer within "
-                f"{self.endpoint.timeout:.0f} s; try again or raise options.timeout."
+                f"{self.endpoint.timeout:.0f} s; try again or raise options.timeout.",
+                key="errors.embedding.timeout",
+                name=name,
+                where=where,
+                timeout=float(self.endpoint.timeout),
             )
         if isinstance(exc, openai.APIConnectionError):
-            return (
+            return ModelLoadError(
                 f"'{name}': cannot reach the embedding server at {where}. Is it running? Start "
                 "it (for example `vllm serve MODEL --task embed` or text-embeddings-inference) "
-                "and check base_url in the models file."
+                "and check base_url in the models file.",
+                key="errors.embedding.unreachable",
+                name=name,
+                where=where,
             )
         if isinstance(exc, openai.APIStatusError):
-            return f"'{name}': {where} answered HTTP {exc.status_code}: {str(exc)[:300]}"
-        return f"'{name}': embedding request to {where} failed: {type(exc).__name__}: {exc}"
+            return ModelLoadError(
+                f"'{name}': {where} answered HTTP {exc.status_code}: {str(exc)[:300]}",
+                key="errors.endpoint.http_status",
+                name=name,
+                where=where,
+                status=exc.status_code,
+                detail=str(exc)[:300],
+            )
+        return ModelLoadError(
+            f"'{name}': embedding request to {where} failed: {type(exc).__name__}: {exc}",
+            key="errors.embedding.request_failed",
+            name=name,
+            where=where,
+            kind=type(exc).__name__,
+            detail=str(exc),
+        )

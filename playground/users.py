@@ -107,5 +107,8 @@ def visible_entry(registry, user: User, name: str):
     known = ", ".join(visible_names(registry, user)) or "(none)"
     raise UnknownModelError(
         f"model '{name}' is not configured. Models you can use: {known}. "
-        "Pick one of these (a fine-tuned adapter is offered only to whoever trained it)."
+        "Pick one of these (a fine-tuned adapter is offered only to whoever trained it).",
+        key="errors.users.unknown_model",
+        name=name,
+        known=known,
     )

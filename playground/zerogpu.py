@@ -218,7 +218,7 @@ def training_allowed() -> bool:
 def check_training_allowed() -> None:
     """Raise ``TrainingDisabledError`` (with what to do instead) where training cannot run."""
     if not training_allowed():
-        raise TrainingDisabledError(TRAINING_DISABLED)
+        raise TrainingDisabledError(TRAINING_DISABLED, key="errors.zerogpu.training_disabled")
 
 
 def _clamped(duration: Duration) -> Duration:

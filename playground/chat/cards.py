@@ -78,13 +78,22 @@ def import_card(source: str | bytes | dict[str, Any], *, name: str = "card") -> 
     """
     data = source if isinstance(source, dict) else _parse(source, name)
     if not isinstance(data, dict):
-        raise InputError(f"{name}: a role card is a JSON object, got a JSON {type(data).__name__}")
+        raise InputError(
+            f"{name}: a role card is a JSON object, got a JSON {type(data).__name__}",
+            key="errors.card.not_object",
+            name=name,
+            kind=type(data).__name__,
+        )
     block = data.get("data") if isinstance(data.get("data"), dict) else None
     extensions = (block if block is not None else data).get("extensions")
     ours = extensions.get(EXTENSION) if isinstance(extensions, dict) else None
     if isinstance(ours, dict):
         if not isinstance(ours.get("role"), dict):
-            raise InputError(f"{name}: the aigc_playground block has no 'role' object")
+            raise InputError(
+                f"{name}: the aigc_playground block has no 'role' object",
+                key="errors.card.no_role_block",
+                name=name,
+            )
         role = Role.from_dict(ours["role"], where=name)
         role.preset = False
         return role
@@ -96,7 +105,10 @@ def import_card(source: str | bytes | dict[str, Any], *, name: str = "card") -> 
     raise InputError(
         f"{name}: not a role card. Expected a card exported from this app or a character card "
         f"with 'name' and fields such as description, personality, scenario, first_mes; found "
-        f"keys: {keys}"
+        f"keys: {keys}",
+        key="errors.card.not_a_card",
+        name=name,
+        keys=keys,
     )
 
 
@@ -104,7 +116,11 @@ def character_to_role(card: dict[str, Any], *, name: str = "card") -> Role:
     """Map SillyTavern / Pygmalion character-card fields onto role sections."""
     char = _text(card, name, "name", "char_name").strip()
     if not char:
-        raise InputError(f"{name}: the character card has no name ('name' is empty)")
+        raise InputError(
+            f"{name}: the character card has no name ('name' is empty)",
+            key="errors.card.no_name",
+            name=name,
+        )
 
     def fill(text: str) -> str:
         text = text.replace("{{original}}", "").replace("<BOT>", char).replace("<USER>", "the user")
@@ -184,7 +200,11 @@ def _text(card: dict[str, Any], name: str, *keys: str) -> str:
             continue
         if not isinstance(value, str):
             raise InputError(
-                f"{name}: character-card field '{key}' must be text, got {type(value).__name__}"
+                f"{name}: character-card field '{key}' must be text, got {type(value).__name__}",
+                key="errors.card.field_not_text",
+                name=name,
+                field=key,
+                kind=type(value).__name__,
             )
         return value
     return ""
@@ -199,20 +219,29 @@ def _parse(source: str | bytes, name: str) -> Any:
                 source = source.decode("utf-8-sig")
             except UnicodeDecodeError:
                 raise InputError(
-                    f"{name}: not UTF-8 text; a role card is a .json (or .png) file"
+                    f"{name}: not UTF-8 text; a role card is a .json (or .png) file",
+                    key="errors.card.not_utf8",
+                    name=name,
                 ) from None
     if not source.strip():
-        raise InputError(f"{name}: the card is empty")
+        raise InputError(f"{name}: the card is empty", key="errors.card.empty", name=name)
     try:
         return json.loads(source)
     except json.JSONDecodeError as exc:
         raise InputError(
             f"{name}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}). "
-            "Export the card again, or check it in a JSON validator."
+            "Export the card again, or check it in a JSON validator.",
+            key="errors.card.bad_json",
+            name=name,
+            line=exc.lineno,
+            column=exc.colno,
+            reason=exc.msg,
         ) from None
     except RecursionError:  # e.g. [[[[...]]]] 100,000 deep: no real card looks like that
         raise InputError(
-            f"{name}: the JSON is nested too deeply to be a role card. Export the card again."
+            f"{name}: the JSON is nested too deeply to be a role card. Export the card again.",
+            key="errors.card.too_deep",
+            name=name,
         ) from None
 
 
@@ -231,8 +260,16 @@ def _png_card_text(data: bytes, name: str) -> str:
             found[key.decode("latin-1").lower()] = zlib.decompress(rest[1:])
     raw = found.get("ccv3") or found.get("chara")
     if raw is None:
-        raise InputError(f"{name}: this PNG has no embedded character card ('chara' text chunk)")
+        raise InputError(
+            f"{name}: this PNG has no embedded character card ('chara' text chunk)",
+            key="errors.card.png_no_card",
+            name=name,
+        )
     try:
         return base64.b64decode(raw).decode("utf-8")
     except (ValueError, UnicodeDecodeError):
-        raise InputError(f"{name}: the PNG's character card is not valid base64 JSON") from None
+        raise InputError(
+            f"{name}: the PNG's character card is not valid base64 JSON",
+            key="errors.card.png_bad_base64",
+            name=name,
+        ) from None

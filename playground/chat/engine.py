@@ -98,7 +98,11 @@ def stream_chat(
     ):
         chat_models = ", ".join(registry.names("chat", "endpoint")) or "(none)"
         raise InputError(
-            f"'{model}' is a {entry.task} model, not a chat model. Chat models: {chat_models}"
+            f"'{model}' is a {entry.task} model, not a chat model. Chat models: {chat_models}",
+            key="errors.chat.not_a_chat_model",
+            model=model,
+            task=entry.task,
+            chat_models=chat_models,
         )
     settings = (settings or GenerationSettings.for_model(registry, model)).validated()
     info = StreamInfo(model=model, settings=settings)

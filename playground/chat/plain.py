@@ -172,6 +172,15 @@ def _explain_generation_error(model: str, exc: BaseException) -> BaseException:
 
         return OutOfMemoryError(
             f"'{model}' ran out of memory while answering ({text}). Lower max new tokens, "
-            "clear the chat history, or unload other models in the Models tab."
+            "clear the chat history, or unload other models in the Models tab.",
+            key="errors.chat.out_of_memory",
+            model=model,
+            detail=text,
         )
-    return PlaygroundError(f"'{model}' failed while generating: {type(exc).__name__}: {text}")
+    return PlaygroundError(
+        f"'{model}' failed while generating: {type(exc).__name__}: {text}",
+        key="errors.chat.generation_failed",
+        model=model,
+        kind=type(exc).__name__,
+        detail=text,
+    )

@@ -42,25 +42,43 @@ class PreparedPrompt:
 def check_messages(messages: list[dict[str, Any]]) -> list[dict[str, str]]:
     """Validate a conversation; return it as plain ``{role, content}`` dicts."""
     if not messages:
-        raise InputError("the conversation is empty: send at least one user message")
+        raise InputError(
+            "the conversation is empty: send at least one user message",
+            key="errors.chat.empty_conversation",
+        )
     clean = []
     for i, message in enumerate(messages):
         if not isinstance(message, dict) or "role" not in message or "content" not in message:
             raise InputError(
-                f"message #{i + 1} must be a dict with 'role' and 'content', got {message!r}"
+                f"message #{i + 1} must be a dict with 'role' and 'content', got {message!r}",
+                key="errors.chat.message_not_dict",
+                number=i + 1,
+                got=repr(message),
             )
         role, content = message["role"], message["content"]
         if role not in ROLES:
             raise InputError(
-                f"message #{i + 1} has role '{role}'; allowed roles: {', '.join(ROLES)}"
+                f"message #{i + 1} has role '{role}'; allowed roles: {', '.join(ROLES)}",
+                key="errors.chat.bad_message_role",
+                number=i + 1,
+                role=str(role),
+                roles=", ".join(ROLES),
             )
         if not isinstance(content, str):
-            raise InputError(f"message #{i + 1} content must be text, got {type(content).__name__}")
+            raise InputError(
+                f"message #{i + 1} content must be text, got {type(content).__name__}",
+                key="errors.chat.content_not_text",
+                number=i + 1,
+                kind=type(content).__name__,
+            )
         if role == "assistant":  # a past reply's reasoning is not part of the conversation
             content = strip_reasoning(content)
         clean.append({"role": role, "content": content})
     if clean[-1]["role"] == "assistant":
-        raise InputError("the last message is the assistant's: add a user message to answer")
+        raise InputError(
+            "the last message is the assistant's: add a user message to answer",
+            key="errors.chat.last_is_assistant",
+        )
     return clean
 
 
@@ -69,7 +87,9 @@ def require_chat_template(tokenizer: Any, model_name: str) -> None:
         raise InputError(
             f"'{model_name}' has no chat template, so it cannot hold a conversation (it is "
             "probably a base model, not an instruct/chat model). Pick a chat model such as "
-            "Qwen2.5-0.5B-Instruct, or add options.chat_template to its models.yaml entry."
+            "Qwen2.5-0.5B-Instruct, or add options.chat_template to its models.yaml entry.",
+            key="errors.chat.no_chat_template",
+            model=model_name,
         )
 
 
@@ -85,7 +105,11 @@ def render(tokenizer: Any, messages: list[dict[str, str]], *, enable_thinking: b
     except Exception as exc:  # jinja2 TemplateError: e.g. a template that has no system role
         if messages and messages[0]["role"] == "system" and "system" in str(exc).lower():
             return render(tokenizer, _fold_system(messages), enable_thinking=enable_thinking)
-        raise InputError(f"the model's chat template rejected this conversation: {exc}") from exc
+        raise InputError(
+            f"the model's chat template rejected this conversation: {exc}",
+            key="errors.chat.template_rejected",
+            detail=str(exc),
+        ) from exc
 
 
 def _fold_system(messages: list[dict[str, str]]) -> list[dict[str, str]]:
@@ -121,7 +145,11 @@ def prepare(
     if budget <= 0:
         raise InputError(
             f"max new tokens ({max_new_tokens}) leaves no room for the prompt in "
-            f"'{model_name}''s context window of {context_window} tokens; lower max new tokens"
+            f"'{model_name}''s context window of {context_window} tokens; lower max new tokens",
+            key="errors.chat.no_room_for_prompt",
+            max_new_tokens=max_new_tokens,
+            model=model_name,
+            context_window=context_window,
         )
     kept = list(messages)
     dropped = 0
@@ -136,7 +164,13 @@ def prepare(
                 f"the system prompt and your last message take {tokens} tokens, but "
                 f"'{model_name}' has room for {budget} (context window {context_window} minus "
                 f"{max_new_tokens} new tokens). Shorten the message or the role, or lower max "
-                "new tokens."
+                "new tokens.",
+                key="errors.chat.prompt_too_long",
+                tokens=tokens,
+                model=model_name,
+                budget=budget,
+                context_window=context_window,
+                max_new_tokens=max_new_tokens,
             )
         dropped += removed
 

@@ -64,7 +64,8 @@ def _client(endpoint: Any) -> Any:
         from openai import OpenAI, Timeout
     except ImportError as exc:
         raise DependencyError(
-            "endpoint models need the Python package 'openai'. Install it with: pip install openai"
+            "endpoint models need the Python package 'openai'. Install it with: pip install openai",
+            key="errors.chat.openai_missing",
         ) from exc
     base_url = endpoint.base_url or (
         HF_ROUTER if endpoint.entry.provider == "hf-inference" else None
@@ -176,27 +177,72 @@ def _explain(exc: Exception, endpoint: Any) -> Exception:
         return ModelLoadError(
             f"'{name}': the server at {where} did not answer within {endpoint.timeout:.0f} s. "
             "It may be overloaded or still loading the model; try again, or raise "
-            "options.timeout in the models file."
+            "options.timeout in the models file.",
+            key="errors.endpoint.timeout",
+            name=name,
+            where=where,
+            timeout=float(endpoint.timeout),
         )
     if isinstance(exc, openai.APIConnectionError):
         return ModelLoadError(
             f"'{name}': cannot reach the server at {where} ({exc.__cause__ or exc}). Is it "
             "running? Start it (for example `vllm serve MODEL` or `ollama serve`) and check "
-            "base_url in the models file."
+            "base_url in the models file.",
+            key="errors.endpoint.unreachable",
+            name=name,
+            where=where,
+            detail=str(exc.__cause__ or exc),
         )
+    if isinstance(exc, openai.APIStatusError):
+        return _explain_status(exc, endpoint)
+    return ModelLoadError(
+        f"'{name}': request to {where} failed: {type(exc).__name__}: {exc}",
+        key="errors.endpoint.request_failed",
+        name=name,
+        where=where,
+        kind=type(exc).__name__,
+        detail=str(exc),
+    )
+
+
+def _explain_status(exc: Any, endpoint: Any) -> Exception:
+    """An error for an HTTP error answer (``openai.APIStatusError`` and its subclasses)."""
+    import openai
+
+    name, where = endpoint.name, _where(endpoint)
     if isinstance(exc, openai.AuthenticationError):
         env = endpoint.entry.api_key_env or "api_key_env"
-        return ModelLoadError(f"'{name}': {where} refused the API key; check {env}.")
+        return ModelLoadError(
+            f"'{name}': {where} refused the API key; check {env}.",
+            key="errors.endpoint.bad_api_key",
+            name=name,
+            where=where,
+            env=env,
+        )
     if isinstance(exc, openai.NotFoundError):
         return ModelLoadError(
             f"'{name}': {where} does not serve a model called '{endpoint.api_model}'. Set "
-            "api_model to a name listed by the server's /v1/models."
+            "api_model to a name listed by the server's /v1/models.",
+            key="errors.endpoint.no_such_model",
+            name=name,
+            where=where,
+            api_model=str(endpoint.api_model),
         )
     if isinstance(exc, openai.BadRequestError):
-        return InputError(f"'{name}': the server rejected the request: {_body(exc)}")
-    if isinstance(exc, openai.APIStatusError):
-        return ModelLoadError(f"'{name}': {where} answered HTTP {exc.status_code}: {_body(exc)}")
-    return ModelLoadError(f"'{name}': request to {where} failed: {type(exc).__name__}: {exc}")
+        return InputError(
+            f"'{name}': the server rejected the request: {_body(exc)}",
+            key="errors.endpoint.rejected",
+            name=name,
+            detail=_body(exc),
+        )
+    return ModelLoadError(
+        f"'{name}': {where} answered HTTP {exc.status_code}: {_body(exc)}",
+        key="errors.endpoint.http_status",
+        name=name,
+        where=where,
+        status=exc.status_code,
+        detail=_body(exc),
+    )
 
 
 def _body(exc: Any) -> str:

@@ -7,6 +7,9 @@ system prompt the model receives. Presets live in ``roles/*.yaml`` (English and
 Chinese); a user's own roles are JSON files in their data folder.
 """
 
+# Just over 400 lines: every validation error carries its message key and params
+# (issue 16), and the role type, its checks and its files read best in one place.
+
 from __future__ import annotations
 
 import re
@@ -162,13 +165,20 @@ class Role:
         """Build a role from plain data, with a clear ``InputError`` for each bad field."""
         if not isinstance(data, dict):
             raise InputError(
-                f"{where}: expected a mapping of role fields, got {type(data).__name__}"
+                f"{where}: expected a mapping of role fields, got {type(data).__name__}",
+                key="errors.role.not_mapping",
+                where=where,
+                kind=type(data).__name__,
             )
         known = {f.name for f in fields(cls)} - {"preset"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise InputError(
-                f"{where}: unknown field(s) {', '.join(unknown)}. Allowed: {', '.join(sorted(known))}"
+                f"{where}: unknown field(s) {', '.join(unknown)}. Allowed: {', '.join(sorted(known))}",
+                key="errors.role.unknown_fields",
+                where=where,
+                fields=", ".join(unknown),
+                allowed=", ".join(sorted(known)),
             )
         values = dict(data)
         for key in ("id", *TEXT_FIELDS):
@@ -176,21 +186,37 @@ class Role:
             if value is None:
                 values[key] = ""
             elif not isinstance(value, str):
-                raise InputError(f"{where}: field '{key}' must be text, got {type(value).__name__}")
+                raise InputError(
+                    f"{where}: field '{key}' must be text, got {type(value).__name__}",
+                    key="errors.role.field_not_text",
+                    where=where,
+                    field=key,
+                    kind=type(value).__name__,
+                )
         for key in ("steps", "constraints"):  # examples: below
             values[key] = _text_list(values.get(key), f"{where}: field '{key}'")
         values["examples"] = _examples(values.get("examples"), where)
         if not values.get("name", "").strip():
-            raise InputError(f"{where}: field 'name' is missing or empty; give the role a name")
+            raise InputError(
+                f"{where}: field 'name' is missing or empty; give the role a name",
+                key="errors.role.no_name",
+                where=where,
+            )
         values["id"] = values.get("id") or slugify(values["name"])
         if not ID_PATTERN.match(values["id"]):
             raise InputError(
-                f"{where}: id '{values['id']}' may only use lowercase letters, digits and '-'"
+                f"{where}: id '{values['id']}' may only use lowercase letters, digits and '-'",
+                key="errors.role.bad_id",
+                where=where,
+                id=str(values["id"]),
             )
         values["language"] = values.get("language") or "en"
         if values["language"] not in LANGUAGES:
             raise InputError(
-                f"{where}: language '{values['language']}' is not supported; use en or zh"
+                f"{where}: language '{values['language']}' is not supported; use en or zh",
+                key="errors.role.bad_language",
+                where=where,
+                language=str(values["language"]),
             )
         return cls(**values)
 
@@ -231,7 +257,9 @@ def _text_list(value: Any, where: str) -> list[str]:
     if isinstance(value, str):  # one item per line is accepted too
         return [line.strip() for line in value.splitlines() if line.strip()]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise InputError(f"{where} must be a list of text items")
+        raise InputError(
+            f"{where} must be a list of text items", key="errors.role.not_text_list", where=where
+        )
     return list(value)
 
 
@@ -239,7 +267,11 @@ def _examples(value: Any, where: str) -> list[Example]:
     if not value:
         return []
     if not isinstance(value, list):
-        raise InputError(f"{where}: field 'examples' must be a list of {{input, output}} pairs")
+        raise InputError(
+            f"{where}: field 'examples' must be a list of {{input, output}} pairs",
+            key="errors.role.examples_not_list",
+            where=where,
+        )
     out = []
     for i, item in enumerate(value, 1):
         if isinstance(item, Example):
@@ -251,7 +283,11 @@ def _examples(value: Any, where: str) -> list[Example]:
             or not isinstance(item.get("output"), str)
         ):
             raise InputError(
-                f"{where}: example #{i} must have text fields 'input' and 'output', got {item!r}"
+                f"{where}: example #{i} must have text fields 'input' and 'output', got {item!r}",
+                key="errors.role.bad_example",
+                where=where,
+                number=i,
+                got=repr(item),
             )
         out.append(Example(item["input"], item["output"]))
     return out
@@ -267,7 +303,12 @@ def _preset_files() -> dict[str, dict[str, Any]]:
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: YAML syntax error: {exc}") from None
+            raise ConfigError(
+                f"{path}: YAML syntax error: {exc}",
+                key="errors.role.preset_yaml",
+                path=str(path),
+                detail=str(exc),
+            ) from None
         presets[path.stem] = data
     return presets
 
@@ -284,7 +325,7 @@ def _preset(role_id: str, language: str) -> Role:
     try:
         role = Role.from_dict({**data[language], "id": role_id, "language": language}, where=where)
     except InputError as exc:
-        raise ConfigError(str(exc)) from None
+        raise ConfigError(str(exc), key=exc.key, **exc.params) from None
     role.preset = True
     return role
 
@@ -298,7 +339,12 @@ def load_role(role_id: str, language: str = "en", *, user_roles: str | Path | No
     if role_id in _preset_files():
         return _preset(role_id, language)
     known = ", ".join(preset_ids())
-    raise InputError(f"no role called '{role_id}'. Preset roles: {known}")
+    raise InputError(
+        f"no role called '{role_id}'. Preset roles: {known}",
+        key="errors.role.unknown",
+        role_id=role_id,
+        known=known,
+    )
 
 
 def list_roles(language: str = "en", *, user_roles: str | Path | None = None) -> list[Role]:
@@ -325,7 +371,12 @@ def read_user_role(path: Path) -> Role:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: cannot read saved role ({exc})") from None
+        raise InputError(
+            f"{path}: cannot read saved role ({exc})",
+            key="errors.role.unreadable",
+            path=str(path),
+            detail=str(exc),
+        ) from None
     return Role.from_dict(data, where=str(path))
 
 
@@ -345,7 +396,9 @@ def save_user_role(folder: str | Path, role: Role) -> Role:
 
 def delete_user_role(folder: str | Path, role_id: str) -> bool:
     if not ID_PATTERN.match(role_id):
-        raise InputError(f"'{role_id}' is not a role id")
+        raise InputError(
+            f"'{role_id}' is not a role id", key="errors.role.not_an_id", role_id=role_id
+        )
     path = Path(folder) / f"{role_id}.json"
     if not path.exists():
         return False

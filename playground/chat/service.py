@@ -101,7 +101,11 @@ class BatchRequest:
                 continue
             if output.error:
                 self.finished = True
-                raise PlaygroundError(f"generation failed: {output.error}")
+                raise PlaygroundError(
+                    f"generation failed: {output.error}",
+                    key="errors.chat.batch_failed",
+                    detail=str(output.error),
+                )
             self.finished = output.is_finished()
             yield list(output.generated_tokens)
 
@@ -147,7 +151,10 @@ class ChatService:
         sampling = self._sampling_kwargs(settings)
         with self._lock:
             if self._closed:
-                raise ServiceClosedError("this model is being unloaded; load it again and retry")
+                raise ServiceClosedError(
+                    "this model is being unloaded; load it again and retry",
+                    key="errors.chat.service_closed",
+                )
             self._start_locked()
             self._counter += 1
             request = BatchRequest(self, f"chat-{self._counter}")
@@ -162,7 +169,10 @@ class ChatService:
         )
         if added is None:  # the manager refused it (stopping)
             self._forget(request.request_id)
-            raise ServiceClosedError("this model is being unloaded; load it again and retry")
+            raise ServiceClosedError(
+                "this model is being unloaded; load it again and retry",
+                key="errors.chat.service_closed",
+            )
         return request
 
     def _sampling_kwargs(self, settings: Any) -> dict[str, Any]:
@@ -204,7 +214,11 @@ class ChatService:
 
     def check_alive(self) -> None:
         if self.failure:
-            raise PlaygroundError(f"the model's decode loop stopped: {self.failure}")
+            raise PlaygroundError(
+                f"the model's decode loop stopped: {self.failure}",
+                key="errors.chat.decode_loop_stopped",
+                detail=str(self.failure),
+            )
 
     # ------------------------------------------------------------ the loop
 

@@ -37,7 +37,10 @@ class GenerationSettings:
             if key not in known:
                 raise ConfigError(
                     f"options.generation has an unknown key '{key}'. Allowed keys: "
-                    + ", ".join(sorted(known))
+                    + ", ".join(sorted(known)),
+                    key="errors.chat.unknown_generation_key",
+                    option=key,
+                    allowed=", ".join(sorted(known)),
                 )
             values[key] = value
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -65,12 +68,23 @@ class GenerationSettings:
         for name, low, high in checks:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not low <= value <= high:
-                raise InputError(f"{name} must be between {low} and {high}, got {value!r}")
+                raise InputError(
+                    f"{name} must be between {low} and {high}, got {value!r}",
+                    key="errors.chat.setting_out_of_range",
+                    setting=name,
+                    low=low,
+                    high=high,
+                    got=repr(value),
+                )
         if self.top_p == 0:
-            raise InputError("top_p must be above 0 (1.0 keeps every token)")
+            raise InputError(
+                "top_p must be above 0 (1.0 keeps every token)", key="errors.chat.top_p_zero"
+            )
         if self.seed is not None and (not isinstance(self.seed, int) or self.seed < 0):
             raise InputError(
-                f"seed must be a whole number >= 0 (or empty for random), got {self.seed!r}"
+                f"seed must be a whole number >= 0 (or empty for random), got {self.seed!r}",
+                key="errors.chat.bad_seed",
+                got=repr(self.seed),
             )
         return replace(
             self,

@@ -93,7 +93,8 @@ def suggest_prompt(
     """
     if not description or not description.strip():
         raise InputError(
-            "describe the picture first (one sentence is enough, in Chinese or English)."
+            "describe the picture first (one sentence is enough, in Chinese or English).",
+            key="errors.image.describe_first",
         )
     user = {"role": "user", "content": description.strip()}
     if role is not None:
@@ -104,7 +105,8 @@ def suggest_prompt(
     suggestion = parse_reply(reply)
     if not suggestion.prompt and not suggestion.negative_prompt:
         raise PlaygroundError(
-            "the chat model returned an empty answer. Try again, or pick a bigger chat model."
+            "the chat model returned an empty answer. Try again, or pick a bigger chat model.",
+            key="errors.image.assistant_empty",
         )
     return suggestion
 
@@ -118,7 +120,9 @@ def assist(
     except ImportError as exc:
         raise DependencyError(
             f"the prompt assistant needs the chat engine (playground.chat), which is not "
-            f"available ({exc}). Write the prompt by hand."
+            f"available ({exc}). Write the prompt by hand.",
+            key="errors.image.assistant_unavailable",
+            detail=str(exc),
         ) from exc
     try:
         role = chat.load_role(ROLE_ID)

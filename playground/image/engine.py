@@ -201,7 +201,11 @@ def _call(pipe, call, accepted, request, seed, tracker):
             f"the GPU ran out of memory making a {request.width}x{request.height} image ({exc}). "
             "Use a smaller size, unload other models in the Models tab, or set "
             "options.memory_savers: [attention_slicing, vae_tiling] (or cpu_offload) for this "
-            "model in the models file."
+            "model in the models file.",
+            key="errors.image.out_of_memory",
+            width=request.width,
+            height=request.height,
+            detail=str(exc),
         ) from None
 
 

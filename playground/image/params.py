@@ -94,7 +94,8 @@ def parse_parameters(text: str) -> ImageParams:
     if "Steps" not in pairs and "Seed" not in pairs:
         raise InputError(
             "these PNG parameters have no 'Steps:'/'Seed:' line, so they were not written by "
-            "the Playground or AUTOMATIC1111; type the settings in by hand."
+            "the Playground or AUTOMATIC1111; type the settings in by hand.",
+            key="errors.image.foreign_parameters",
         )
     body = lines[:-1]
     prompt_lines, negative_lines, in_negative = [], [], False
@@ -111,7 +112,11 @@ def parse_parameters(text: str) -> ImageParams:
         params.guidance = float(pairs.get("CFG scale", params.guidance))
         params.seed = int(pairs.get("Seed", params.seed))
     except ValueError as exc:
-        raise InputError(f"the PNG parameters have a value that is not a number: {exc}") from None
+        raise InputError(
+            f"the PNG parameters have a value that is not a number: {exc}",
+            key="errors.image.parameter_not_number",
+            detail=str(exc),
+        ) from None
     size = _SIZE.match(pairs.get("Size", ""))
     if size:
         params.width, params.height = int(size.group(1)), int(size.group(2))
@@ -151,7 +156,12 @@ def read_parameters(source: str | Path | Any) -> ImageParams:
                 image.load()
                 text = image.info.get("parameters")
         except (UnidentifiedImageError, OSError) as exc:
-            raise InputError(f"{path.name}: not an image file ({exc}).") from None
+            raise InputError(
+                f"{path.name}: not an image file ({exc}).",
+                key="errors.image.not_an_image",
+                name=path.name,
+                detail=str(exc),
+            ) from None
         name = path.name
     else:
         text = getattr(source, "info", {}).get("parameters")
@@ -160,6 +170,12 @@ def read_parameters(source: str | Path | Any) -> ImageParams:
         raise InputError(
             f"{name} carries no generation parameters (no 'parameters' text chunk). Only PNGs "
             "saved by the Playground or AUTOMATIC1111-style tools have them; a screenshot or a "
-            "re-saved JPEG does not."
+            "re-saved JPEG does not.",
+            key=(
+                "errors.image.file_has_no_parameters"
+                if isinstance(source, (str, Path))
+                else "errors.image.image_has_no_parameters"
+            ),
+            name=name,
         )
     return parse_parameters(str(text))

@@ -57,33 +57,37 @@ def resolve(registry: Any, request: ImageRequest) -> ImageRequest:
     """Fill in the defaults and check every value that does not need the model."""
     defaults = model_defaults(registry, request.model)
     if registry.entry(request.model).task != "text-to-image":
-        raise InputError(f"'{request.model}' is not a text-to-image model.")
+        raise InputError(
+            f"'{request.model}' is not a text-to-image model.",
+            key="errors.image.not_text_to_image",
+            model=request.model,
+        )
     if not request.prompt or not request.prompt.strip():
-        raise InputError("the prompt is empty: describe the image you want (or use the assistant).")
+        raise InputError(
+            "the prompt is empty: describe the image you want (or use the assistant).",
+            key="errors.image.empty_prompt",
+        )
     steps = defaults["steps"] if request.steps is None else request.steps
     guidance = defaults["guidance"] if request.guidance is None else request.guidance
     width = defaults["width"] if request.width is None else request.width
     height = defaults["height"] if request.height is None else request.height
-    if int(steps) != steps or not 1 <= steps <= MAX_STEPS:
-        raise InputError(f"steps must be a whole number from 1 to {MAX_STEPS}, not {steps}.")
-    if not 0 <= guidance <= 30:
-        raise InputError(f"guidance (CFG scale) must be between 0 and 30, not {guidance}.")
-    for label, value in (("width", width), ("height", height)):
-        if int(value) != value or not MIN_SIDE <= value <= MAX_SIDE:
-            raise InputError(
-                f"{label} must be a whole number of pixels from {MIN_SIDE} to {MAX_SIDE}, not {value}."
-            )
-    if int(request.batch_count) != request.batch_count or not 1 <= request.batch_count <= MAX_BATCH:
-        raise InputError(f"batch count must be from 1 to {MAX_BATCH}, not {request.batch_count}.")
+    _check_ranges(steps, guidance, width, height, request.batch_count)
     seed = request.seed
     if seed is None or seed == -1:
         seed = secrets.randbelow(MAX_SEED + 1)
     if int(seed) != seed or not 0 <= seed <= MAX_SEED:
-        raise InputError(f"seed must be a whole number from 0 to {MAX_SEED} (or empty for random).")
+        raise InputError(
+            f"seed must be a whole number from 0 to {MAX_SEED} (or empty for random).",
+            key="errors.image.bad_seed",
+            most=MAX_SEED,
+        )
     scheduler = request.scheduler or defaults["scheduler"]
     if scheduler not in schedulers.all_names() and not scheduler.endswith("Scheduler"):
         raise InputError(
-            f"unknown scheduler '{scheduler}'. Choose one of: {', '.join(schedulers.all_names())}."
+            f"unknown scheduler '{scheduler}'. Choose one of: {', '.join(schedulers.all_names())}.",
+            key="errors.image.unknown_scheduler",
+            scheduler=scheduler,
+            choices=", ".join(schedulers.all_names()),
         )
     return ImageRequest(
         model=request.model,
@@ -97,6 +101,40 @@ def resolve(registry: Any, request: ImageRequest) -> ImageRequest:
         seed=int(seed),
         batch_count=int(request.batch_count),
     )
+
+
+def _check_ranges(steps: Any, guidance: Any, width: Any, height: Any, batch_count: Any) -> None:
+    """Raise ``InputError`` for the first of these values that is out of its range."""
+    if int(steps) != steps or not 1 <= steps <= MAX_STEPS:
+        raise InputError(
+            f"steps must be a whole number from 1 to {MAX_STEPS}, not {steps}.",
+            key="errors.image.bad_steps",
+            most=MAX_STEPS,
+            got=steps,
+        )
+    if not 0 <= guidance <= 30:
+        raise InputError(
+            f"guidance (CFG scale) must be between 0 and 30, not {guidance}.",
+            key="errors.image.bad_guidance",
+            got=guidance,
+        )
+    for label, value in (("width", width), ("height", height)):
+        if int(value) != value or not MIN_SIDE <= value <= MAX_SIDE:
+            raise InputError(
+                f"{label} must be a whole number of pixels from {MIN_SIDE} to {MAX_SIDE}, not {value}.",
+                key="errors.image.bad_side",
+                label=label,
+                least=MIN_SIDE,
+                most=MAX_SIDE,
+                got=value,
+            )
+    if int(batch_count) != batch_count or not 1 <= batch_count <= MAX_BATCH:
+        raise InputError(
+            f"batch count must be from 1 to {MAX_BATCH}, not {batch_count}.",
+            key="errors.image.bad_batch_count",
+            most=MAX_BATCH,
+            got=batch_count,
+        )
 
 
 def size_multiple(pipe: Any) -> int:
@@ -145,7 +183,14 @@ def check_size(pipe: Any, width: int, height: int, model: str, multiple: int | N
             low = value - value % multiple
             raise InputError(
                 f"{label} {value} is not a multiple of {multiple}, which {model} needs. "
-                f"Use {max(low, multiple)} or {low + multiple}."
+                f"Use {max(low, multiple)} or {low + multiple}.",
+                key="errors.image.size_not_multiple",
+                label=label,
+                value=value,
+                multiple=multiple,
+                model=model,
+                lower=max(low, multiple),
+                higher=low + multiple,
             )
 
 

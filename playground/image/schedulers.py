@@ -76,11 +76,20 @@ def make(pipe: Any, name: str, model_name: str = "this model") -> Any:
     elif name in compatible:
         cls_name, extra = name, {}
     else:
-        raise InputError(f"unknown scheduler '{name}'. Choose one of: {', '.join(choices(pipe))}.")
+        raise InputError(
+            f"unknown scheduler '{name}'. Choose one of: {', '.join(choices(pipe))}.",
+            key="errors.image.unknown_scheduler",
+            scheduler=name,
+            choices=", ".join(choices(pipe)),
+        )
     if cls_name not in compatible:
         raise InputError(
             f"scheduler '{name}' does not work with {model_name}. It can use: "
-            f"{', '.join(choices(pipe))}."
+            f"{', '.join(choices(pipe))}.",
+            key="errors.image.scheduler_incompatible",
+            scheduler=name,
+            model=model_name,
+            choices=", ".join(choices(pipe)),
         )
     import diffusers
 

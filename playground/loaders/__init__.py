@@ -106,5 +106,9 @@ def import_optional(module: str, *, purpose: str) -> Any:
         package = PIP_NAMES.get(missing, missing)
         raise DependencyError(
             f"{purpose} need the Python package '{package}', which is not installed "
-            f"({exc}). Install it with: pip install {package}"
+            f"({exc}). Install it with: pip install {package}",
+            key="errors.loader.package_missing",
+            purpose=purpose,
+            package=package,
+            detail=str(exc),
         ) from exc

@@ -117,7 +117,10 @@ def _apply_adapter(model: Any, entry: ModelEntry, ctx) -> Any:
     if path is None or not (path / "adapter_config.json").exists():
         raise ModelLoadError(
             f"'{entry.name}': adapter folder '{entry.source}' has no adapter_config.json. "
-            "Point source: at the 'adapter' folder of a finished fine-tune job."
+            "Point source: at the 'adapter' folder of a finished fine-tune job.",
+            key="errors.loader.no_adapter_config",
+            name=entry.name,
+            source=str(entry.source),
         )
     return PeftModel.from_pretrained(model, str(path))
 

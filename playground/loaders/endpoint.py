@@ -35,7 +35,11 @@ def load(entry: ModelEntry, ctx) -> Endpoint:
         if not api_key:
             raise ModelLoadError(
                 f"'{entry.name}': environment variable {entry.api_key_env} (the API key for "
-                f"{entry.base_url or entry.provider}) is not set. Export it and restart."
+                f"{entry.base_url or entry.provider}) is not set. Export it and restart.",
+                key="errors.loader.api_key_unset",
+                name=entry.name,
+                env=entry.api_key_env,
+                where=str(entry.base_url or entry.provider),
             )
     endpoint = Endpoint(
         name=entry.name,

@@ -85,7 +85,10 @@ def _check_hub_id(entry: ModelEntry) -> None:
     if not is_hub_id(source):
         raise ModelLoadError(
             f"'{entry.name}': source folder '{source}' does not exist. Fix the path in the "
-            "models file, or use a Hugging Face repo id such as Qwen/Qwen2.5-0.5B-Instruct."
+            "models file, or use a Hugging Face repo id such as Qwen/Qwen2.5-0.5B-Instruct.",
+            key="errors.loader.no_source_folder",
+            name=entry.name,
+            source=source,
         )
 
 

@@ -65,7 +65,10 @@ def load(entry: ModelEntry, ctx) -> ImageModel:
         raise ConfigError(
             f"'{entry.name}': options.pipeline_class '{cls_name}' is not a diffusers class. "
             "Use AutoPipelineForText2Image or a class name from the diffusers docs "
-            "(for example StableDiffusionPipeline, StableDiffusionXLPipeline)."
+            "(for example StableDiffusionPipeline, StableDiffusionXLPipeline).",
+            key="errors.loader.bad_pipeline_class",
+            name=entry.name,
+            pipeline_class=str(cls_name),
         )
     dtype = resolve_dtype(ctx.dtype, ctx.device)
     kwargs: dict[str, Any] = {"dtype": dtype}
@@ -128,7 +131,11 @@ def choose_memory_savers(
         if unknown:
             raise ConfigError(
                 f"'{entry.name}': options.memory_savers has unknown value(s) {unknown}. "
-                f"Allowed: auto, none, or a list of {', '.join(SAVERS)}."
+                f"Allowed: auto, none, or a list of {', '.join(SAVERS)}.",
+                key="errors.loader.bad_memory_savers",
+                name=entry.name,
+                unknown=str(unknown),
+                allowed=", ".join(SAVERS),
             )
         return items
     if not device.startswith("cuda"):

@@ -48,7 +48,11 @@ def load(entry: ModelEntry, ctx) -> VoiceCloneModel:
     if model_cls is None:
         raise ModelLoadError(
             f"'{entry.name}': the installed transformers {transformers.__version__} has no "
-            f"{family.model_class}. Upgrade it: pip install -U transformers"
+            f"{family.model_class}. Upgrade it: pip install -U transformers",
+            key="errors.loader.transformers_too_old",
+            name=entry.name,
+            version=transformers.__version__,
+            model_class=family.model_class,
         )
     processor = AutoProcessor.from_pretrained(folder)
     model = model_cls.from_pretrained(folder, dtype=resolve_dtype(ctx.dtype, ctx.device))

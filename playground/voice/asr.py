@@ -10,7 +10,12 @@ def transcribe(registry, model_name: str, audio: Audio, *, language: str | None 
     """What is said in ``audio``, as text (the user can still edit it)."""
     entry = registry.entry(model_name)
     if entry.task != "speech-recognition":
-        raise InputError(f"'{model_name}' is a {entry.task} model, not a speech-recognition model.")
+        raise InputError(
+            f"'{model_name}' is a {entry.task} model, not a speech-recognition model.",
+            key="errors.voice.not_asr_model",
+            model=model_name,
+            task=entry.task,
+        )
     with registry.use(model_name) as pipe:
         rate = int(getattr(pipe.feature_extractor, "sampling_rate", 16000))
         samples = resample(audio.samples, audio.sample_rate, rate)

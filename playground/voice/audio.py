@@ -36,9 +36,10 @@ def read_audio(source: str | Path | bytes) -> Audio:
     """Read an audio file as mono float32; ``InputError`` when it is not audio."""
     import soundfile as sf
 
-    name = "the upload" if isinstance(source, bytes) else str(source)
+    upload = isinstance(source, bytes)
+    name = "the upload" if upload else str(source)
     if not isinstance(source, bytes) and not Path(source).exists():
-        raise InputError(f"{name}: file not found.")
+        raise InputError(f"{name}: file not found.", key="errors.voice.file_not_found", name=name)
     try:
         data, rate = sf.read(
             io.BytesIO(source) if isinstance(source, bytes) else str(source),
@@ -48,10 +49,17 @@ def read_audio(source: str | Path | bytes) -> Audio:
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
         raise InputError(
             f"{name} is not an audio file this app can read ({_short(exc)}). "
-            "Upload a WAV, FLAC, OGG or MP3 recording of one person speaking."
+            "Upload a WAV, FLAC, OGG or MP3 recording of one person speaking.",
+            key="errors.voice.upload_not_audio" if upload else "errors.voice.not_audio",
+            name=name,
+            detail=_short(exc),
         ) from None
     if data.size == 0:
-        raise InputError(f"{name} holds no audio samples. Record or upload a clip of speech.")
+        raise InputError(
+            f"{name} holds no audio samples. Record or upload a clip of speech.",
+            key="errors.voice.upload_empty" if upload else "errors.voice.audio_empty",
+            name=name,
+        )
     return Audio(to_mono(data), int(rate))
 
 

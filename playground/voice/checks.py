@@ -89,7 +89,11 @@ class ClipReport:
     def raise_if_unusable(self) -> None:
         errors = [i.message for i in self.issues if i.severity == ERROR]
         if errors:
-            raise InputError("The reference clip cannot be used: " + " ".join(errors))
+            raise InputError(
+                "The reference clip cannot be used: " + " ".join(errors),
+                key="errors.voice.clip_unusable",
+                problems=" ".join(errors),
+            )
 
 
 def prepare_reference(

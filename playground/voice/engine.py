@@ -120,7 +120,12 @@ def reference_limits(registry, model_name: str) -> tuple[int, ClipLimits]:
     """The sample rate and clip limits of a voice model, from its entry (no loading)."""
     entry = registry.entry(model_name)
     if entry.task != "voice-clone":
-        raise InputError(f"'{model_name}' is a {entry.task} model, not a voice-clone model.")
+        raise InputError(
+            f"'{model_name}' is a {entry.task} model, not a voice-clone model.",
+            key="errors.voice.not_voice_model",
+            model=model_name,
+            task=entry.task,
+        )
     options = entry.options
     family = family_of(options.get("family", "vibevoice"), where=f"'{model_name}': ")
     limits = ClipLimits(
@@ -150,6 +155,15 @@ def max_frames_for(sentence: str, frame_rate: float, options: dict[str, Any]) ->
     return max(1, min(frames, cap))
 
 
+def _require_transcript(vm: Any, model_name: str, reference: Reference) -> None:
+    if vm.family.needs_transcript and not reference.transcript:
+        raise InputError(
+            f"'{model_name}' needs the reference transcript: type exactly what is said in the clip.",
+            key="errors.voice.needs_transcript",
+            model=model_name,
+        )
+
+
 def clone_stream(
     registry,
     model_name: str,
@@ -172,7 +186,10 @@ def clone_stream(
     settings = settings or VoiceSettings()
     sentences = split_sentences(text, max_chars=settings.max_sentence_chars)
     if not sentences:
-        raise InputError("There is no text to speak: type a sentence (letters or digits).")
+        raise InputError(
+            "There is no text to speak: type a sentence (letters or digits).",
+            key="errors.voice.no_text",
+        )
     pick_voice_model(registry, text, chosen=model_name)  # refuses a language it cannot speak
     seed = settings.seed if settings.seed is not None else random.randrange(2**31)
     start = time.perf_counter()
@@ -180,10 +197,7 @@ def clone_stream(
     made = 0.0
     with registry.use(model_name) as vm:
         prompt = _prompt_audio(reference, vm.sample_rate)
-        if vm.family.needs_transcript and not reference.transcript:
-            raise InputError(
-                f"'{model_name}' needs the reference transcript: type exactly what is said in the clip."
-            )
+        _require_transcript(vm, model_name, reference)
         controls = settings.controls(vm.options)
         _seed_everything(seed)
         shared = vm.family.encode_prompt(vm, prompt)  # once, not once per sentence

@@ -177,7 +177,9 @@ class Csm(Family):
         if not transcript:
             raise ConfigError(
                 f"'{vm.name}' (CSM) needs the reference transcript: type what is said in the clip, "
-                "or configure a speech-recognition model to fill it in."
+                "or configure a speech-recognition model to fill it in.",
+                key="errors.voice.csm_needs_transcript",
+                model=vm.name,
             )
         conversation = [
             {
@@ -273,11 +275,20 @@ def family_of(name: str | None, *, where: str = "") -> Family:
     if family is None:
         raise ConfigError(
             f"{where}voice-clone family '{name}' is not supported. Set options.family to one of: "
-            f"{', '.join(FAMILIES)}."
+            f"{', '.join(FAMILIES)}.",
+            key="errors.voice.unknown_family",
+            where=where,
+            family=str(name),
+            families=", ".join(FAMILIES),
         )
     return family
 
 
 def check_cancel(stop: threading.Event | None, done: int, total: int) -> None:
     if stop is not None and stop.is_set():
-        raise CancelledError(f"Cancelled after {done} of {total} sentences.")
+        raise CancelledError(
+            f"Cancelled after {done} of {total} sentences.",
+            key="errors.voice.cancelled",
+            done=done,
+            total=total,
+        )

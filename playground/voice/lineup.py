@@ -104,15 +104,22 @@ def pick_voice_model(
         if language in speaks(registry, chosen):
             return VoicePick(chosen, language, f"you picked {chosen}; it speaks {lang}")
         others = ", ".join(able) if able else "none is configured"
+        spoken = ", ".join(language_name(c) for c in speaks(registry, chosen))
         raise InputError(
-            f"'{chosen}' cannot speak {lang} (it speaks "
-            f"{', '.join(language_name(c) for c in speaks(registry, chosen))}). Models that can "
-            f"speak {lang}: {others}. Pick one of them, or Auto (CLI: leave out --model)."
+            f"'{chosen}' cannot speak {lang} (it speaks {spoken}). Models that can "
+            f"speak {lang}: {others}. Pick one of them, or Auto (CLI: leave out --model).",
+            key="errors.voice.cannot_speak" if able else "errors.voice.cannot_speak_none_can",
+            model=chosen,
+            lang=lang,
+            speaks=spoken,
+            others=others,
         )
     if not able:
         raise InputError(
             f"No configured voice model speaks {lang}. Add one to models.yaml (VibeVoice "
-            "speaks Chinese and English; Pocket TTS six European languages)."
+            "speaks Chinese and English; Pocket TTS six European languages).",
+            key="errors.voice.no_model_speaks",
+            lang=lang,
         )
     device = device or _device_of(registry, able[0])
     if device.startswith("cpu"):

@@ -67,9 +67,13 @@ class VoiceLibrary:
         require_consent(consent)
         name = (name or "").strip()
         if not name:
-            raise InputError("Give the voice a name before saving it.")
+            raise InputError(
+                "Give the voice a name before saving it.", key="errors.voice.name_missing"
+            )
         if len(name) > 60:
-            raise InputError("Voice names are at most 60 characters.")
+            raise InputError(
+                "Voice names are at most 60 characters.", key="errors.voice.name_too_long"
+            )
         target = self.folder / _slug(name)
         staging = Path(tempfile.mkdtemp(dir=self.folder, prefix=".staging-"))
         try:
@@ -112,8 +116,14 @@ class VoiceLibrary:
     def get(self, name: str) -> SavedVoice:
         voice = self._read(self.folder / _slug(name))
         if voice is None or voice.name != name:
-            known = ", ".join(self.names()) or "none yet"
-            raise InputError(f"No saved voice named '{name}'. Your voices: {known}.")
+            names = self.names()
+            known = ", ".join(names) or "none yet"
+            raise InputError(
+                f"No saved voice named '{name}'. Your voices: {known}.",
+                key=("errors.voice.unknown_voice" if names else "errors.voice.no_voices_yet"),
+                name=name,
+                known=known,
+            )
         return voice
 
     def consent_of(self, name: str) -> dict:
@@ -122,7 +132,9 @@ class VoiceLibrary:
         if not record or not record.get("confirmed") or not record.get("by"):
             raise InputError(
                 f"The saved voice '{name}' has no record of who confirmed the speaker's "
-                "permission. Save it again in the Voice tab, ticking the consent box."
+                "permission. Save it again in the Voice tab, ticking the consent box.",
+                key="errors.voice.no_consent_record",
+                name=name,
             )
         return record
 
