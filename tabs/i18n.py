@@ -22,6 +22,8 @@ def load_strings(folder: Path = FOLDER) -> dict[str, dict[str, str]]:
     for path in sorted(folder.glob("*.yaml")):
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         for key, texts in data.items():
+            if key in table["en"]:
+                raise ValueError(f"{path.name}: string '{key}' is already defined in another file")
             missing = [lang for lang in LANGUAGES if lang not in (texts or {})]
             if missing:
                 raise ValueError(f"{path.name}: string '{key}' has no {', '.join(missing)} text")

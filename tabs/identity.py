@@ -22,6 +22,7 @@ from typing import Any
 
 import gradio as gr
 
+from playground.errors import InputError
 from playground.users import LOCAL, AnonymousIds, User, fresh_anonymous
 
 COOKIE = "playground-identity"
@@ -149,7 +150,9 @@ class IdentityCookie:
 
 def require_admin(user: User, action: str) -> None:
     if not user.is_admin:
-        raise gr.Error(
+        raise InputError(
             f"Only an administrator can {action}: it affects everyone on this server. "
-            "Ask whoever runs it (they start the app with --admin YOUR_LOGIN)."
+            "Ask whoever runs it (they start the app with --admin YOUR_LOGIN).",
+            key="errors.tabs.admin_only",
+            action=action,
         )

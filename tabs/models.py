@@ -10,6 +10,7 @@ import gradio as gr
 
 from playground.device import format_bytes
 from playground.downloads import DONE, DOWNLOADING, DOWNLOADS, FAILED
+from playground.errors import ModelLoadError
 from playground.users import User, visible_entry, visible_names
 from tabs.common import AppContext, bind, ui_errors
 from tabs.i18n import tr
@@ -209,5 +210,5 @@ def _download_progress(ctx: AppContext, name: str, request):
         yield (*refresh(ctx, None, request), f"**{name}**: {progress}")
         time.sleep(POLL_SECONDS)
     if job.state != DONE:
-        raise gr.Error(job.error or "download failed")
+        raise ModelLoadError(job.error or "download failed", key=job.error_key, **job.params)
     yield (*refresh(ctx, None, request), tr("models.downloaded", request, **job.values()))

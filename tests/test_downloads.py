@@ -82,10 +82,10 @@ def test_missing_repo_says_check_the_spelling(hub):
 
 
 def test_full_disk_is_its_own_message(hub, monkeypatch):
-    import playground.downloads as downloads
+    import playground.download_checks as checks
 
     usage = namedtuple("usage", "total used free")
-    monkeypatch.setattr(downloads.shutil, "disk_usage", lambda path: usage(10**6, 10**6 - 100, 100))
+    monkeypatch.setattr(checks.shutil, "disk_usage", lambda path: usage(10**6, 10**6 - 100, 100))
     with pytest.raises(ModelLoadError, match=r"not enough disk space.*needed, 100 B free"):
         Downloads().wait(entry("test-org/tiny-chat"))
     assert not hub.gets  # nothing was fetched

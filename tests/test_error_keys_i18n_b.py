@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 OWN_TABLE = FOLDER / "errors_i18n_b.yaml"
 PACKAGES = ("chat", "image", "voice", "loaders")
 MODULES = (
-    "registry registry_memory downloads remote_embedding users quota storage device zerogpu faults"
+    "registry registry_memory downloads download_checks remote_embedding users quota storage device"
+    " zerogpu faults"
 )
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 
@@ -423,7 +424,7 @@ def test_registry_errors_in_chinese(registry):
 
 def test_download_errors_in_chinese():
     from playground.config import ModelEntry
-    from playground.downloads import _with_errors
+    from playground.download_checks import with_errors as _with_errors
 
     entry = ModelEntry(name="hub-model", task="chat", source="org/model")
 

@@ -70,7 +70,9 @@ def _raw_call(app, api_name: str, data: list) -> dict:
         http.get("/")  # the identity cookie, as a page load sets it
         join = {"data": data, "fn_index": dep["id"], "session_hash": "raw-call-1"}
         http.post("gradio_api/queue/join", json=join).raise_for_status()
-        with http.stream("GET", "gradio_api/queue/data", params={"session_hash": "raw-call-1"}) as s:
+        with http.stream(
+            "GET", "gradio_api/queue/data", params={"session_hash": "raw-call-1"}
+        ) as s:
             for line in s.iter_lines():
                 message = json.loads(line[5:]) if line.startswith("data:") else {}
                 if message.get("msg") == "process_completed":
@@ -86,3 +88,42 @@ def test_inputs_gradio_refuses_reach_the_user_with_a_reason(launched_app):
     assert "not uploaded" in (result["output"].get("error") or "")
     result = _raw_call(launched_app, "voice_check", ["tiny-voice", "/etc/passwd", "", "", None])
     assert result["success"] is False and "meta" in (result["output"].get("error") or "")
+
+
+def test_a_string_defined_in_two_files_is_refused(tmp_path):
+    """Every ``tabs/i18n/*.yaml`` file loads into one table: a key defined twice is an error."""
+    from tabs.i18n import load_strings
+
+    (tmp_path / "a.yaml").write_text("x.hello: {en: Hello, zh: 你好}\n", encoding="utf-8")
+    (tmp_path / "b.yaml").write_text("x.hello: {en: Hi, zh: 嗨}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="b.yaml: string 'x.hello' is already defined"):
+        load_strings(tmp_path)
+
+
+def test_messages_the_tabs_raise_speak_chinese():
+    """The tabs' own checks (an empty message, no clip yet...) carry keys like the engines'."""
+    import ast
+    from pathlib import Path
+
+    import playground.errors
+    from tabs.i18n import load_strings
+
+    ENGINE_ERRORS = {n for n in dir(playground.errors) if n.endswith("Error")}  # noqa: N806
+    strings, unkeyed = load_strings(), []
+    for path in sorted(Path("tabs").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)):
+                continue
+            call, name = node.exc, ast.unparse(node.exc.func)
+            if name == "gr.Error":  # must carry a translated text
+                first = call.args[0] if call.args else None
+                if not (isinstance(first, ast.Call) and ast.unparse(first.func) == "tr"):
+                    unkeyed.append(f"{path}:{node.lineno} gr.Error without tr()")
+            elif name in ENGINE_ERRORS:
+                key = next((k.value for k in call.keywords if k.arg == "key"), None)
+                known = not isinstance(key, ast.Constant) or key.value in strings["zh"]
+                if key is None or not known:  # a key passed on (job.error_key) is the engine's
+                    unkeyed.append(f"{path}:{node.lineno} {name} without a known key")
+    assert unkeyed == []
+    message = user_error(InputError("type a message first", key="errors.tabs.type_message"), ZH)
+    assert message.message == "请先输入消息"

@@ -32,17 +32,21 @@ def _base_entry(where, name: str) -> ModelEntry:
     config = _config_of(where)
     entry = where.entry(name) if hasattr(where, "entry") else config.get(name)
     if entry is None:
+        choices = ", ".join(base_models(where))
         raise InputError(
-            f"base model '{name}' is not configured; pick one of {', '.join(base_models(where))}"
-        )
+            f"base model '{name}' is not configured; pick one of {choices}",
+            key="errors.finetune.base_not_configured", name=name, choices=choices,
+        )  # fmt: skip
     if entry.task != "chat":
         raise InputError(
-            f"'{name}' is a {entry.task} model; fine-tuning needs a chat model as the base."
-        )
+            f"'{name}' is a {entry.task} model; fine-tuning needs a chat model as the base.",
+            key="errors.finetune.base_not_chat", name=name, task=entry.task,
+        )  # fmt: skip
     if entry.base:
         raise InputError(
-            f"'{name}' is itself an adapter; pick its base model '{entry.base}' instead."
-        )
+            f"'{name}' is itself an adapter; pick its base model '{entry.base}' instead.",
+            key="errors.finetune.base_is_adapter", name=name, base=entry.base,
+        )  # fmt: skip
     return entry
 
 
@@ -78,7 +82,10 @@ def base_files(where, name: str) -> BaseFiles:
     entry = _base_entry(where, name)
     folder, weight_bytes = config_source(entry, _config_of(where).base_dir)
     if not (Path(folder) / "config.json").exists():
-        raise InputError(f"'{name}' ({entry.source}) has no config.json; it cannot be fine-tuned.")
+        raise InputError(
+            f"'{name}' ({entry.source}) has no config.json; it cannot be fine-tuned.",
+            key="errors.finetune.base_no_config", name=name, source=entry.source,
+        )  # fmt: skip
     return BaseFiles(entry, folder, _device_of(where, entry), weight_bytes)
 
 
@@ -89,8 +96,9 @@ def load_tokenizer(source: str):
     tokenizer = AutoTokenizer.from_pretrained(source)
     if not getattr(tokenizer, "chat_template", None):
         raise InputError(
-            f"the tokenizer in {source} has no chat template; pick an instruct/chat model as the base."
-        )
+            f"the tokenizer in {source} has no chat template; pick an instruct/chat model as the base.",
+            key="errors.finetune.base_no_chat_template", source=source,
+        )  # fmt: skip
     return tokenizer
 
 

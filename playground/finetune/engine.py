@@ -151,8 +151,9 @@ def plan(
     if settings.qlora and not _qlora_available(device):
         raise InputError(
             f"QLoRA (4-bit base) needs a CUDA GPU and the 'bitsandbytes' package; {base} runs on "
-            f"{device}. Turn QLoRA off, or pip install bitsandbytes."
-        )
+            f"{device}. Turn QLoRA off, or pip install bitsandbytes.",
+            key="errors.finetune.qlora_unavailable", base=base, device=device,
+        )  # fmt: skip
     stats = token_stats(dataset, tokenizer, settings.max_length) if stats.records else stats
     est = _estimate(settings, len(dataset.records), stats, shape, device) if stats.records else None
     return Plan(dataset, stats, settings, est, base, device)
@@ -221,9 +222,15 @@ def _check_adapter_name(registry, name: str) -> None:
     from playground.config import NAME_PATTERN
 
     if not NAME_PATTERN.match(name):
-        raise InputError(f"'{name}' cannot be an adapter name; use letters, digits and . _ - : +")
+        raise InputError(
+            f"'{name}' cannot be an adapter name; use letters, digits and . _ - : +",
+            key="errors.finetune.bad_adapter_name", name=name,
+        )  # fmt: skip
     if name in registry.names():
-        raise InputError(f"a model named '{name}' already exists; pick another adapter name.")
+        raise InputError(
+            f"a model named '{name}' already exists; pick another adapter name.",
+            key="errors.finetune.adapter_name_taken", name=name,
+        )  # fmt: skip
 
 
 # ---------------------------------------------------------------- results
@@ -311,10 +318,15 @@ def push_adapter(
 
     if token is None and not get_token():
         raise InputError(
-            "no Hugging Face token found; run `hf auth login` or set HF_TOKEN, then try again."
+            "no Hugging Face token found; run `hf auth login` or set HF_TOKEN, then try again.",
+            key="errors.finetune.no_hf_token",
         )
     if "/" not in repo_id:
-        raise InputError(f"'{repo_id}' is not a repo id; write it as user/name.")
+        raise InputError(
+            f"'{repo_id}' is not a repo id; write it as user/name.",
+            key="errors.finetune.bad_repo_id",
+            repo_id=repo_id,
+        )
     api = HfApi(token=token) if token is not None else HfApi()
     api.create_repo(repo_id, private=private, exist_ok=True)
     api.upload_folder(folder_path=str(Path(job_dir) / "adapter"), repo_id=repo_id)
@@ -329,7 +341,9 @@ def adapter_zip(job_dir: Path) -> Path:
     job_dir = Path(job_dir)
     if not (job_dir / "adapter" / "manifest.json").exists():
         raise InputError(
-            f"job {job_dir.name} has no finished adapter yet; wait for it to complete."
+            f"job {job_dir.name} has no finished adapter yet; wait for it to complete.",
+            key="errors.finetune.adapter_not_finished",
+            job=job_dir.name,
         )
     return _zip_folder(
         job_dir / "adapter", job_dir / "exports" / f"{_export_name(job_dir)}-adapter"
@@ -341,7 +355,9 @@ def merged_zip(job_dir: Path) -> Path:
     job_dir = Path(job_dir)
     if not (job_dir / "adapter" / "manifest.json").exists():
         raise InputError(
-            f"job {job_dir.name} has no finished adapter yet; wait for it to complete."
+            f"job {job_dir.name} has no finished adapter yet; wait for it to complete.",
+            key="errors.finetune.adapter_not_finished",
+            job=job_dir.name,
         )
     merged = job_dir / "merged"
     if not (merged / "config.json").exists():

@@ -78,9 +78,9 @@ def chat_turn(
     from tabs.rag import link_citations, sources_html
 
     if not agent:
-        raise InputError("pick an agent first (or save one below).")
+        raise InputError("pick an agent first (or save one below).", key="errors.tabs.pick_agent")
     if not (message or "").strip():
-        raise InputError("type a message first.")
+        raise InputError("type a message first.", key="errors.tabs.type_message_dot")
     before = plain_history(history)
     shown = [*history, {"role": "user", "content": message}, {"role": "assistant", "content": ""}]
     spoken, audio, sources = 0, None, ""
@@ -213,7 +213,7 @@ def agent_import(ctx: AppContext, file: str, client_id: str | None = None,
                  request: gr.Request = None):  # fmt: skip
     """Import an agent .zip as a new agent of yours."""
     if not file:
-        raise InputError("choose an agent .zip to import.")
+        raise InputError("choose an agent .zip to import.", key="errors.tabs.choose_agent_zip")
     owner = current_owner(request, client_id)
     agent = import_agent(ctx.registry, ctx.data_dir, owner, Path(file))
     gr.Info(f"Imported agent '{agent.name}' ({', '.join(agent.parts())}).")

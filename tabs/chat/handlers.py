@@ -65,7 +65,7 @@ def chat(ctx: AppContext, message: str, history: list, *args, **kwargs):
     and the exact prompt text the model received.
     """
     if not (message or "").strip():
-        raise InputError("type a message first")
+        raise InputError("type a message first", key="errors.tabs.type_message")
     options = reply_options(*args, **kwargs)
     user = {"role": "user", "content": message}
     history = [*(history or []), user]
@@ -89,7 +89,10 @@ def regenerate(ctx: AppContext, history: list, *args, **kwargs):
     history = strip_reply(history)
     history_b = strip_reply(options.history_b) if options.compare else list(options.history_b or [])
     if not history or history[-1]["role"] != "user":
-        raise InputError("nothing to regenerate yet: send a message first")
+        raise InputError(
+            "nothing to regenerate yet: send a message first",
+            key="errors.tabs.nothing_to_regenerate",
+        )
     yield from stream_replies(ctx, history, history_b, options)
 
 
@@ -103,7 +106,7 @@ def edit_last(history: list, history_b: list):
     history = list(history or [])
     last = max((i for i, m in enumerate(history) if m["role"] == "user"), default=None)
     if last is None:
-        raise gr.Error("there is no message to edit yet")
+        raise InputError("there is no message to edit yet", key="errors.tabs.nothing_to_edit")
     text = message_text(history[last])
     last_b = max((i for i, m in enumerate(history_b or []) if m["role"] == "user"), default=None)
     kept_b = list(history_b or [])[:last_b] if last_b is not None else history_b

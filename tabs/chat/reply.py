@@ -109,9 +109,12 @@ def strip_reply(history: list | None) -> list:
 def _start_streams(ctx: AppContext, histories, roles: list[Role], options: ReplyOptions, stop):
     """Start the reply streams (A, and B in compare mode)."""
     if not options.model:
-        raise InputError("pick a model first (the Models tab lists what is configured)")
+        raise InputError(
+            "pick a model first (the Models tab lists what is configured)",
+            key="errors.tabs.pick_model",
+        )
     if options.compare and not options.model_b:
-        raise InputError("compare mode: pick a second model (B)")
+        raise InputError("compare mode: pick a second model (B)", key="errors.tabs.pick_model_b")
     models = [options.model, options.model_b] if options.compare else [options.model]
     return [
         stream_chat(

@@ -160,7 +160,10 @@ def import_role(
 ):
     ctx.check_quota(owner_of(request, client_id))
     if data is None:
-        raise InputError("choose a .json role card (or a character-card .png) to import")
+        raise InputError(
+            "choose a .json role card (or a character-card .png) to import",
+            key="errors.tabs.choose_role_card",
+        )
     folder = roles_dir(ctx, request, client_id)
     role = save_user_role(folder, import_card(data, name="uploaded card"))
     gr.Info(f"Imported role '{role.name}'.")
@@ -172,7 +175,10 @@ def delete_role(
     ctx: AppContext, value: str, language: str, client_id: str | None, request: gr.Request
 ):
     if not (value or "").startswith(USER_PREFIX):
-        raise InputError("pick one of your own roles (marked ★) to delete; presets stay")
+        raise InputError(
+            "pick one of your own roles (marked ★) to delete; presets stay",
+            key="errors.tabs.pick_own_role",
+        )
     folder = roles_dir(ctx, request, client_id)
     delete_user_role(folder, value[len(USER_PREFIX) :])
     role = load_role(DEFAULT_ROLE, language)

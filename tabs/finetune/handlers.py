@@ -12,6 +12,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from playground.errors import InputError
 from playground.finetune import engine, jobs, register_finished
 from playground.finetune.dataset import csv_header, preview_rows
 from tabs.common import AppContext, owner_of, ui_errors
@@ -33,18 +34,22 @@ def check_job_limits(ctx: AppContext, owner: str, dataset) -> None:
         return
     active = [j for j in jobs.list_jobs(ctx.data_dir, owner) if j.state in jobs.ACTIVE]
     if active:
-        raise gr.Error(
-            f"Workshop limit: one fine-tune per person at a time, and '{active[0].name}' is "
-            f"{active[0].state}. Wait for it to finish or cancel it, then start the next."
-        )
+        job, state = active[0].name, active[0].state
+        raise InputError(
+            f"Workshop limit: one fine-tune per person at a time, and '{job}' is "
+            f"{state}. Wait for it to finish or cancel it, then start the next.",
+            key="errors.tabs.workshop_one_job", job=job, state=state,
+        )  # fmt: skip
 
 
 def make_plan(ctx: AppContext, form: FinetuneForm) -> engine.Plan:
     """Check the form's dataset against its base model (config and tokenizer only)."""
     if not form.base:
-        raise gr.Error("Pick a base model first.")
+        raise InputError("Pick a base model first.", key="errors.tabs.pick_base")
     if not form.dataset:
-        raise gr.Error("Upload a dataset file (JSON, JSONL or CSV) first.")
+        raise InputError(
+            "Upload a dataset file (JSON, JSONL or CSV) first.", key="errors.tabs.upload_dataset"
+        )
     return engine.plan(
         ctx.registry,
         form.base,

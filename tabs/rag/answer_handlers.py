@@ -151,7 +151,7 @@ def rag_ask(
         yield history, sources_html(question, hits), raw, "", ""
         return
     if not model:
-        raise InputError("pick a chat model first.")
+        raise InputError("pick a chat model first.", key="errors.tabs.pick_chat_model")
     visible_entry(ctx.registry, current_user(request, client_id), model)
     with STOPS.running(stop_key(request, client_id)) as stop:
         history.append({"role": "assistant", "content": ""})

@@ -74,9 +74,12 @@ def rag_index(
     """
     paths = [f if isinstance(f, str) else getattr(f, "name", f) for f in (files or [])]
     if not paths:
-        raise InputError("choose one or more files to add first.")
+        raise InputError("choose one or more files to add first.", key="errors.tabs.choose_files")
     if not (collection or "").strip():
-        raise InputError("type a name for the collection first (a new name creates it).")
+        raise InputError(
+            "type a name for the collection first (a new name creates it).",
+            key="errors.tabs.name_collection",
+        )
     ctx.check_quota(owner_of(request, client_id), adding=sum(_size(p) for p in paths))
     store = store_for(ctx, request, client_id)
     chunking = ChunkSettings(chunk_size=int(chunk_size), overlap=int(overlap))
@@ -130,7 +133,7 @@ def _display_name(path: str) -> str:
 def rag_remove_document(ctx: AppContext, collection, document, client_id, request: gr.Request):
     """Remove one document from a collection (the index is updated)."""
     if not document:
-        raise InputError("pick a document to remove.")
+        raise InputError("pick a document to remove.", key="errors.tabs.pick_document")
     store = store_for(ctx, request, client_id)
     removed = store.open(collection).remove_document(document)
     return (f"Removed **{html.escape(removed.name)}**.", *collection_view(store, collection))

@@ -71,7 +71,7 @@ def check_clip(ctx: AppContext, model, audio, transcript=None, asr=None, client_
     from playground.voice.audio import write_wav
 
     if not audio:
-        raise InputError("Upload or record a reference clip first.")
+        raise InputError("Upload or record a reference clip first.", key="errors.tabs.upload_clip")
     model = pick_voice_model(ctx.registry, "", chosen=model).model  # Auto: the default pick
     report = check_reference(ctx.registry, model, audio, transcript or None)
     if not report.usable:
@@ -102,7 +102,10 @@ def save_voice(ctx: AppContext, name, cleaned, transcript=None, consent=None, cl
     from playground.voice import Reference, read_audio
 
     if not cleaned:
-        raise InputError("Check a reference clip first; the checked clip is what gets saved.")
+        raise InputError(
+            "Check a reference clip first; the checked clip is what gets saved.",
+            key="errors.tabs.check_clip_first",
+        )
     owner = owner_of(request, client_id)
     ctx.check_quota(owner)
     voices = library(ctx, owner)
@@ -115,7 +118,7 @@ def save_voice(ctx: AppContext, name, cleaned, transcript=None, consent=None, cl
 @ui_errors
 def delete_voice(ctx: AppContext, name, client_id=None, request: gr.Request = None):
     if not name:
-        raise InputError("Pick a saved voice to delete.")
+        raise InputError("Pick a saved voice to delete.", key="errors.tabs.pick_voice_delete")
     voices = library(ctx, owner_of(request, client_id))
     voices.delete(name)
     return gr.Dropdown(choices=[""] + voices.names(), value="")
@@ -161,9 +164,14 @@ def speak_reply(ctx: AppContext, messages, name, model, client_id=None,
 
     text = last_assistant_text(messages)
     if not text.strip():
-        raise InputError("There is no assistant reply to speak yet.")
+        raise InputError(
+            "There is no assistant reply to speak yet.", key="errors.tabs.no_reply_to_speak"
+        )
     if not name:
-        raise InputError("Save a voice in the Voice tab first, then pick it here.")
+        raise InputError(
+            "Save a voice in the Voice tab first, then pick it here.",
+            key="errors.tabs.save_voice_first",
+        )
     owner = owner_of(request, client_id)
     ctx.check_quota(owner)
     voices = library(ctx, owner)
@@ -192,7 +200,10 @@ def voice_reference(ctx: AppContext, owner, model, saved, audio, transcript):
             reference.transcript = transcript
         return reference
     if not audio:
-        raise InputError("Pick a saved voice, or upload/record a reference clip and check it.")
+        raise InputError(
+            "Pick a saved voice, or upload/record a reference clip and check it.",
+            key="errors.tabs.pick_voice_or_clip",
+        )
     return Reference.from_report(check_reference(ctx.registry, model, audio, transcript or None))
 
 
