@@ -111,6 +111,7 @@ def test_a_tab_fetches_its_models_before_the_device_slot(hub_app):
     fetch_first = prefetch(ctx, lambda ctx, name: [name, "tiny-chat"])  # tiny-chat is local
     hub.hold.set()
     lines: list[str] = []
+
     def fetch():
         for line in fetch_first("hub-chat"):
             lines.append(line)
