@@ -127,10 +127,15 @@ def test_every_string_key_used_in_the_tabs_exists():
     pattern = re.compile(r"""(?:\bt|i18n|\btr|\btext)\(\s*["']([a-z_]+\.[a-z0-9_.]+)["']""")
     table = load_strings()["en"]
     used = set()
-    for path in FOLDER.parent.glob("*.py"):
+    for path in FOLDER.parent.rglob("*.py"):  # every tab module, packages included
         used |= set(pattern.findall(path.read_text(encoding="utf-8")))
     for path in [FOLDER.parent.parent / "app.py"]:
         used |= set(pattern.findall(path.read_text(encoding="utf-8")))
     assert len(used) > 50
-    missing = sorted(k for k in used if k not in table)
+    # "finetune.state." + state: a prefix; the keys it completes to must exist.
+    missing = sorted(
+        k
+        for k in used
+        if (not any(t.startswith(k) for t in table) if k.endswith(".") else k not in table)
+    )
     assert missing == []

@@ -101,7 +101,8 @@ def stop_reply(request: gr.Request):
     STOPS.stop(session_key(request))
 
 
-def edit_last(history: list, history_b: list):
+@ui_errors
+def edit_last(history: list, history_b: list, request: gr.Request = None):
     """Put the last user message back in the box, and drop it and its reply."""
     history = list(history or [])
     last = max((i for i, m in enumerate(history) if m["role"] == "user"), default=None)

@@ -26,7 +26,8 @@ from tabs.finetune.views import (
 from tabs.i18n import tr
 
 
-def check_job_limits(ctx: AppContext, owner: str, dataset) -> None:
+@ui_errors
+def check_job_limits(ctx: AppContext, owner: str, dataset, request: gr.Request = None) -> None:
     """--user-quota for the data copy; in --workshop, one active fine-tune per person."""
     size = Path(str(dataset)).stat().st_size if dataset and Path(str(dataset)).is_file() else 0
     ctx.check_quota(owner, adding=size)
@@ -117,7 +118,7 @@ def start(
         client_id: the browser id that owns the job when there is no login.
     """
     owner = owner_of(request, client_id)
-    check_job_limits(ctx, owner, form.dataset)
+    check_job_limits(ctx, owner, form.dataset, request)
     result = make_plan(ctx, form)
     job_dir = engine.start_job(
         ctx.registry, ctx.data_dir, owner, result, name=(name or "").strip() or None
@@ -181,7 +182,7 @@ def resume(ctx: AppContext, job_id, client_id, request: gr.Request = None) -> tu
     state = jobs.read_status(job_dir).get("state")
     if state in jobs.ACTIVE:
         raise gr.Error(tr("finetune.already_running", request))
-    check_job_limits(ctx, owner_of(request, client_id), None)
+    check_job_limits(ctx, owner_of(request, client_id), None, request)
     jobs.launch(job_dir, resume=True)  # refused "already running" on a double click
     return job_view(job_dir, request)
 
