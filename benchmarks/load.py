@@ -14,7 +14,8 @@ Chat tab's ``/chat`` endpoint (queue, handlers and streaming included). The
 clients run in a process of their own, as real users' browsers are not in the
 server's interpreter; they still share this machine's cores.
 
-Why it is fair: every arm sends the same prompts (prompt i goes to session i),
+Why it is fair: every arm sends the same prompts (prompt i goes to session i,
+inside the Chat tab's default role, whose system prompt the app adds too),
 asks for the same number of new tokens with EOS off (``ignore_eos`` in the
 engine arm; in the app arm the model's output rows for EOS and for ids past the
 small test tokenizer are zeroed, so greedy decoding never picks them and every
@@ -52,6 +53,7 @@ sys.path.insert(0, str(ROOT))
 QWEN05 = dict(hidden_size=896, num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2,
               intermediate_size=4864, vocab_size=151_936)  # fmt: skip
 PROMPTS = [f"Session {i}: tell me something about the number {i}." for i in range(32)]
+CHAT_ROLE = "assistant"  # the Chat tab's default role: the app arm's /chat calls use it
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -144,12 +146,13 @@ def summarise(runs: list[dict]) -> dict:
 
 
 def engine_reply(registry, model: str, new_tokens: int) -> Callable[[int], tuple]:
-    from playground.chat import GenerationSettings, stream_chat
+    from playground.chat import GenerationSettings, load_role, stream_chat
 
     settings = GenerationSettings(temperature=0.0, max_new_tokens=new_tokens)
+    role = load_role(CHAT_ROLE)  # what the Chat tab sends: the role's system prompt too
 
     def reply(sid: int) -> tuple[float, float, int]:
-        messages = [{"role": "user", "content": PROMPTS[sid % len(PROMPTS)]}]
+        messages = role.messages([{"role": "user", "content": PROMPTS[sid % len(PROMPTS)]}])
         began = time.perf_counter()
         stream = stream_chat(registry, model, messages, settings, ignore_eos=True)
         first = None
@@ -228,10 +231,13 @@ def plain_generate_tps(chat_model, new_tokens: int, repeats: int = 2) -> float:
     """Tokens/s of the bare ``model.generate`` on one sequence (the library baseline)."""
     import torch
 
+    from playground.chat import load_role
+
     tok = chat_model.tokenizer
     times = []
     for i in range(repeats):
-        text = tok.apply_chat_template([{"role": "user", "content": PROMPTS[i]}],
+        messages = load_role(CHAT_ROLE).messages([{"role": "user", "content": PROMPTS[i]}])
+        text = tok.apply_chat_template(messages,
                                        tokenize=False, add_generation_prompt=True)  # fmt: skip
         inputs = tok(text, return_tensors="pt", add_special_tokens=False)
 
