@@ -227,19 +227,30 @@ class ClientProcess:
         self.pool.shutdown()
 
 
-def plain_generate_tps(chat_model, new_tokens: int, repeats: int = 2) -> float:
-    """Tokens/s of the bare ``model.generate`` on one sequence (the library baseline)."""
+def plain_generate_tps(chat_model, new_tokens: int, batch: int = 1, repeats: int = 2) -> float:
+    """Tokens/s of the bare ``model.generate`` on ``batch`` sequences at once (left-padded).
+
+    The library baselines: one sequence for one session, and one padded batch of
+    8 for 8 sessions that all arrive together (what static batching would do).
+    """
     import torch
 
     from playground.chat import load_role
 
-    tok = chat_model.tokenizer
+    tok, role = chat_model.tokenizer, load_role(CHAT_ROLE)
+    tok.padding_side = "left"
     times = []
     for i in range(repeats):
-        messages = load_role(CHAT_ROLE).messages([{"role": "user", "content": PROMPTS[i]}])
-        text = tok.apply_chat_template(messages,
-                                       tokenize=False, add_generation_prompt=True)  # fmt: skip
-        inputs = tok(text, return_tensors="pt", add_special_tokens=False)
+        texts = [
+            tok.apply_chat_template(
+                role.messages([{"role": "user", "content": PROMPTS[j]}]),
+                tokenize=False,
+                add_generation_prompt=True,
+                enable_thinking=False,
+            )  # fmt: skip
+            for j in range(i * batch, (i + 1) * batch)
+        ]
+        inputs = tok(texts, return_tensors="pt", add_special_tokens=False, padding=True)
 
         def generate(inputs=inputs) -> None:
             began = time.perf_counter()
@@ -252,7 +263,7 @@ def plain_generate_tps(chat_model, new_tokens: int, repeats: int = 2) -> float:
         worker = threading.Thread(target=generate)  # a worker thread, as the service runs
         worker.start()
         worker.join()
-    return new_tokens / statistics.median(times)
+    return batch * new_tokens / statistics.median(times)
 
 
 def launch_app(config: Path, data_dir: Path):
@@ -343,12 +354,16 @@ def main(argv: list[str] | None = None) -> int:
         reply = engine_reply(registry, "bench-chat", new_tokens)
         reply(0)  # warm up (first request starts the decode loop) outside the measurement
         plain = plain_generate_tps(chat_model, new_tokens)
+        plain8 = plain_generate_tps(chat_model, new_tokens, batch=8) if 8 in args.sessions else 0
         results["engine"] = measure(lambda n: run_concurrent(reply, n), args.sessions, rounds)
         for arm in results["engine"].values():
             report("engine", arm)
             failed |= bool(arm["errors"])
         print(f"plain model.generate, 1 sequence: {plain:.2f} tok/s; engine 1 session is "
               f"x{results['engine'][min(args.sessions)]['tps'] / plain:.2f} of it")  # fmt: skip
+        if plain8:
+            print(f"plain model.generate, 8 sequences at once: {plain8:.2f} tok/s (x{plain8 / plain:.2f} "
+                  f"of one); engine 8 sessions is x{results['engine'][8]['tps'] / plain8:.2f} of it")  # fmt: skip
         ratios("engine", results["engine"])
         registry.unload_all()
     if "app" in args.arms:
