@@ -336,8 +336,8 @@ def push_adapter(
 # ---------------------------------------------------------------- downloads and clean-up
 
 
-def adapter_zip(job_dir: Path) -> Path:
-    """A zip of the finished job's adapter folder (for a download button); returns its path."""
+def _finished(job_dir: Path) -> Path:
+    """``job_dir`` as a Path, once its adapter is finished (``InputError`` before)."""
     job_dir = Path(job_dir)
     if not (job_dir / "adapter" / "manifest.json").exists():
         raise InputError(
@@ -345,6 +345,12 @@ def adapter_zip(job_dir: Path) -> Path:
             key="errors.finetune.adapter_not_finished",
             job=job_dir.name,
         )
+    return job_dir
+
+
+def adapter_zip(job_dir: Path) -> Path:
+    """A zip of the finished job's adapter folder (for a download button); returns its path."""
+    job_dir = _finished(job_dir)
     return _zip_folder(
         job_dir / "adapter", job_dir / "exports" / f"{_export_name(job_dir)}-adapter"
     )
@@ -352,13 +358,7 @@ def adapter_zip(job_dir: Path) -> Path:
 
 def merged_zip(job_dir: Path) -> Path:
     """A zip of the merged full model (merging first if that was not done yet)."""
-    job_dir = Path(job_dir)
-    if not (job_dir / "adapter" / "manifest.json").exists():
-        raise InputError(
-            f"job {job_dir.name} has no finished adapter yet; wait for it to complete.",
-            key="errors.finetune.adapter_not_finished",
-            job=job_dir.name,
-        )
+    job_dir = _finished(job_dir)
     merged = job_dir / "merged"
     if not (merged / "config.json").exists():
         export_merged(job_dir, merged)

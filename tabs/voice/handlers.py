@@ -27,6 +27,13 @@ def library(ctx: AppContext, owner: str):
     return VoiceLibrary(user_dir(ctx.data_dir, owner, "voices"))
 
 
+def writing_voices(ctx: AppContext, request, client_id=None):
+    """``(owner, their voices)`` for an action that writes a file: refused past --user-quota."""
+    owner = owner_of(request, client_id)
+    ctx.check_quota(owner)
+    return owner, library(ctx, owner)
+
+
 def work_path(ctx: AppContext, owner: str, name: str, kind: str = "voice-work") -> Path:
     return user_dir(ctx.data_dir, owner, kind) / name
 
@@ -106,9 +113,7 @@ def save_voice(ctx: AppContext, name, cleaned, transcript=None, consent=None, cl
             "Check a reference clip first; the checked clip is what gets saved.",
             key="errors.tabs.check_clip_first",
         )
-    owner = owner_of(request, client_id)
-    ctx.check_quota(owner)
-    voices = library(ctx, owner)
+    owner, voices = writing_voices(ctx, request, client_id)
     reference = Reference(read_audio(cleaned), transcript or None)
     saved = voices.save(name, reference, consent=consent, by=owner)
     gr.Info(f"Saved voice '{saved.name}'.")
@@ -172,9 +177,7 @@ def speak_reply(ctx: AppContext, messages, name, model, client_id=None,
             "Save a voice in the Voice tab first, then pick it here.",
             key="errors.tabs.save_voice_first",
         )
-    owner = owner_of(request, client_id)
-    ctx.check_quota(owner)
-    voices = library(ctx, owner)
+    owner, voices = writing_voices(ctx, request, client_id)
     # Only a voice saved with a consent record; that record, not a fresh claim, is written.
     record = voices.consent_of(name)
     model = pick_voice_model(ctx.registry, text, chosen=model).model  # a reply in Chinese too
