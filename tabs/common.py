@@ -348,27 +348,45 @@ def prefetch(ctx: AppContext, models_of):
     return fetch_first
 
 
-def takes_parameters_of(source):
-    """Decorator: ``fn(own..., *args, **kwargs)`` shows its own parameters, then ``source``'s.
+def takes_settings(build, name: str):
+    """Decorator: the handler's parameter ``name`` is shown as ``build``'s parameters.
 
-    For endpoints that share a parameter list (chat and regenerate): the list is
-    written once, on ``source`` (which builds the value they share from it), and
-    each endpoint passes its ``*args, **kwargs`` on to ``source``. Gradio and the API
-    page see the whole list -- names, defaults and type hints (so a ``gr.Request``
-    there is filled in).
+    For endpoints whose settings travel together (chat and regenerate, fine-tune
+    Validate and Start, Documents Search and Ask): the parameter list is written
+    once, on ``build``, which turns it into one value. Gradio and the API page see
+    ``build``'s names, defaults and type hints in that place (so a ``gr.Request``
+    among them is filled in); the handler gets ``name=build(...)``.
     """
     import typing
 
-    def decorate(fn):
-        own = [
-            p
-            for p in inspect.signature(fn).parameters.values()
-            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-        ]
-        shared = list(inspect.signature(source).parameters.values())
-        fn.__signature__ = inspect.signature(fn).replace(parameters=[*own, *shared])
-        hints = {k: v for k, v in typing.get_type_hints(source).items() if k != "return"}
-        fn.__annotations__ = {**typing.get_type_hints(fn), **hints}
-        return fn
+    def decorate(handler):
+        own = list(inspect.signature(handler).parameters.values())
+        at = [p.name for p in own].index(name)
+        spliced = list(inspect.signature(build).parameters.values())
+        shown = inspect.Signature([*own[:at], *spliced, *own[at + 1 :]])
+        built = {p.name for p in spliced}
+
+        def arguments(args, kwargs) -> dict[str, Any]:
+            given = shown.bind(*args, **kwargs)
+            given.apply_defaults()
+            values = dict(given.arguments)
+            settings = build(**{key: values.pop(key) for key in built})
+            return {**values, name: settings}
+
+        if inspect.isgeneratorfunction(handler):
+
+            @functools.wraps(handler)
+            def wrapper(*args, **kwargs):
+                yield from handler(**arguments(args, kwargs))
+        else:
+
+            @functools.wraps(handler)
+            def wrapper(*args, **kwargs):
+                return handler(**arguments(args, kwargs))
+
+        hints = {**typing.get_type_hints(build), **typing.get_type_hints(handler)}
+        wrapper.__signature__ = shown
+        wrapper.__annotations__ = {k: v for k, v in hints.items() if k not in (name, "return")}
+        return wrapper
 
     return decorate

@@ -12,14 +12,14 @@ from playground.chat import GenerationSettings, Role
 from playground.chat.messages import message_text
 from playground.errors import InputError
 from tabs.chat.layout import GENERATION_FIELDS
-from tabs.chat.reply import STOPS, reply_options, stream_replies, strip_reply
+from tabs.chat.reply import STOPS, ReplyOptions, reply_options, stream_replies, strip_reply
 from tabs.chat.roles import DEFAULT_ROLE, greeting, load_picked, role_choices, roles_dir
 from tabs.common import (
     AppContext,
     fetch_models,
     owner_of,
     session_key,
-    takes_parameters_of,
+    takes_settings,
     ui_errors,
 )
 
@@ -56,8 +56,8 @@ def refresh_models(registry, owner: str | None = None) -> tuple[gr.Dropdown, gr.
 
 
 @ui_errors
-@takes_parameters_of(reply_options)
-def chat(ctx: AppContext, message: str, history: list, *args, **kwargs):
+@takes_settings(reply_options, "options")
+def chat(ctx: AppContext, message: str, history: list, options: ReplyOptions):
     """Send a message to the chat model in the current role and stream the reply.
 
     Yields the conversation (A, and B in compare mode) as the reply grows,
@@ -66,7 +66,6 @@ def chat(ctx: AppContext, message: str, history: list, *args, **kwargs):
     """
     if not (message or "").strip():
         raise InputError("type a message first", key="errors.tabs.type_message")
-    options = reply_options(*args, **kwargs)
     user = {"role": "user", "content": message}
     history = [*(history or []), user]
     history_b = list(options.history_b or [])
@@ -82,10 +81,9 @@ def chat(ctx: AppContext, message: str, history: list, *args, **kwargs):
 
 
 @ui_errors
-@takes_parameters_of(reply_options)
-def regenerate(ctx: AppContext, history: list, *args, **kwargs):
+@takes_settings(reply_options, "options")
+def regenerate(ctx: AppContext, history: list, options: ReplyOptions):
     """Answer the last message again (a new sample unless the seed is fixed)."""
-    options = reply_options(*args, **kwargs)
     history = strip_reply(history)
     history_b = strip_reply(options.history_b) if options.compare else list(options.history_b or [])
     if not history or history[-1]["role"] != "user":

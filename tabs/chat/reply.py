@@ -1,7 +1,7 @@
 """A reply to the conversation: what it needs (one ``ReplyOptions``) and its streams.
 
 ``reply_options`` holds the parameter list the chat and regenerate endpoints
-share (written once; see ``tabs.common.takes_parameters_of``). In compare mode
+share (written once; see ``tabs.common.takes_settings``). In compare mode
 a second model answers the same message in its own role, side by side.
 """
 

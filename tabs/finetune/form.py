@@ -7,7 +7,6 @@ handler of ``(ctx, form, ...)`` that public signature.
 
 from __future__ import annotations
 
-import functools
 import inspect
 import re
 from dataclasses import dataclass, field, fields
@@ -128,19 +127,8 @@ def takes_form(handler):
     defaults, then the handler's own; ``{settings}`` in the docstring becomes
     their Args lines. The handler gets one ``FinetuneForm``.
     """
-    own = list(inspect.signature(handler).parameters.values())
-    signature = inspect.Signature([own[0], *FORM_PARAMETERS, *own[2:]])
+    from tabs.common import takes_settings
 
-    @functools.wraps(handler)
-    def wrapper(*args, **kwargs):
-        given = signature.bind(*args, **kwargs)
-        given.apply_defaults()
-        ctx, *values = given.arguments.values()
-        form = read_form(*values[: len(FORM_PARAMETERS)])
-        return handler(ctx, form, *values[len(FORM_PARAMETERS) :])
-
-    wrapper.__signature__ = signature
-    # Gradio fills in ``request`` from these hints; the form's parameters have none.
-    wrapper.__annotations__ = {k: v for k, v in handler.__annotations__.items() if k != "form"}
+    wrapper = takes_settings(read_form, "form")(handler)
     wrapper.__doc__ = with_settings_args(handler.__doc__ or "")
     return wrapper

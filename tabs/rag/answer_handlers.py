@@ -2,13 +2,11 @@
 
 Search and Ask share their retrieval parameters (``k``, ``mode``, ``reranker``): they
 are listed once, in ``search_settings``, and both endpoints show them to Gradio (see
-``takes_search_settings``), while the handlers receive one ``SearchSettings``.
+``tabs.common.takes_settings``), while the handlers receive one ``SearchSettings``.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
 from typing import Any
 
 import gradio as gr
@@ -17,7 +15,14 @@ from playground.errors import InputError
 from playground.rag import SearchSettings, answer_stream, default_threshold, embedder_for
 from playground.rag.answer import message as fixed_message
 from playground.users import visible_entry
-from tabs.common import AppContext, StopFlags, keep_inputs_on_failure, owner_of, ui_errors
+from tabs.common import (
+    AppContext,
+    StopFlags,
+    keep_inputs_on_failure,
+    owner_of,
+    takes_settings,
+    ui_errors,
+)
 from tabs.identity import current_user
 from tabs.rag.collection_handlers import store_for
 from tabs.rag.render import context_text, link_citations, sources_html, stats_html
@@ -33,49 +38,6 @@ def stop_key(request: gr.Request | None, client_id: str | None) -> str:
 def search_settings(k: int = 5, mode: str = "hybrid", reranker: str = "") -> SearchSettings:
     """How passages are found: ``k`` best, by ``mode``, re-ranked by ``reranker`` if given."""
     return SearchSettings(k=int(k), mode=mode or "hybrid", reranker=reranker or None)
-
-
-_SEARCH_PARAMETERS = list(inspect.signature(search_settings).parameters.values())
-
-
-def takes_search_settings(after: str):
-    """A handler with a ``search: SearchSettings`` parameter, shown as search_settings' own.
-
-    Gradio (and the API page) see ``k``, ``mode`` and ``reranker`` right after the
-    parameter ``after``; the handler gets them as one ``search`` value.
-    """
-
-    def decorate(handler):
-        own = [p for p in inspect.signature(handler).parameters.values() if p.name != "search"]
-        at = [p.name for p in own].index(after) + 1
-        shown = inspect.signature(handler).replace(
-            parameters=own[:at] + _SEARCH_PARAMETERS + own[at:]
-        )
-
-        def arguments(args, kwargs) -> dict[str, Any]:
-            given = shown.bind(*args, **kwargs).arguments
-            picked = {p.name: given.pop(p.name) for p in _SEARCH_PARAMETERS if p.name in given}
-            return {**given, "search": search_settings(**picked)}
-
-        if inspect.isgeneratorfunction(handler):
-
-            @functools.wraps(handler)
-            def wrapper(*args, **kwargs):
-                yield from handler(**arguments(args, kwargs))
-        else:
-
-            @functools.wraps(handler)
-            def wrapper(*args, **kwargs):
-                return handler(**arguments(args, kwargs))
-
-        wrapper.__signature__ = shown
-        wrapper.__annotations__ = {
-            **{p.name: p.annotation for p in _SEARCH_PARAMETERS},
-            **handler.__annotations__,
-        }
-        return wrapper
-
-    return decorate
 
 
 def retrieve(
@@ -101,7 +63,7 @@ def retrieve(
 
 
 @ui_errors
-@takes_search_settings(after="collection")
+@takes_settings(search_settings, "search")
 def rag_search(
     ctx: AppContext,
     question: str,
@@ -121,7 +83,7 @@ def rag_search(
 
 @keep_inputs_on_failure(outputs=4, inputs={"history": 0})
 @ui_errors
-@takes_search_settings(after="model")
+@takes_settings(search_settings, "search")
 def rag_ask(
     ctx: AppContext,
     question: str,
