@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
 
 import gradio as gr
 
 from playground.device import format_bytes
-from playground.downloads import DONE, DOWNLOADING, DOWNLOADS, FAILED
-from playground.errors import ModelLoadError
+from playground.downloads import DOWNLOADING, FAILED
 from playground.users import User, visible_entry, visible_names
-from tabs.common import AppContext, bind, ui_errors
+from tabs.common import AppContext, bind, fetch_models, ui_errors
 from tabs.i18n import tr
 from tabs.identity import current_user, require_admin
 
@@ -21,7 +19,6 @@ ANYONE = User(id="", name="anyone")  # not admin, owns nothing: what every visit
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 HEADERS = ["name", "task", "state", "device", "memory", "in use", "source", "error"]
 COLUMNS = ["name", "task", "state", "device", "memory", "in_use", "source", "error"]
-POLL_SECONDS = 0.5  # how often a download's progress is shown while it runs
 
 
 def headers(request: gr.Request | None = None) -> list[str]:
@@ -204,11 +201,5 @@ def _download_progress(ctx: AppContext, name: str, request):
         done = {"name": name, "total": format_bytes(size)}
         yield (*refresh(ctx, None, request), tr("models.downloaded", request, **done))
         return
-    job = DOWNLOADS.start(entry)
-    while job.state == DOWNLOADING:
-        progress = tr("models.downloading", request, **job.values())
-        yield (*refresh(ctx, None, request), f"**{name}**: {progress}")
-        time.sleep(POLL_SECONDS)
-    if job.state != DONE:
-        raise ModelLoadError(job.error or "download failed", key=job.error_key, **job.params)
-    yield (*refresh(ctx, None, request), tr("models.downloaded", request, **job.values()))
+    for line in fetch_models(ctx, [name], request):  # the same progress lines as a tab's
+        yield (*refresh(ctx, None, request), line)
