@@ -14,6 +14,8 @@ import hashlib
 import json
 import threading
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -130,3 +132,31 @@ class FakeHub:
                     self.wfile.write(data)
 
         return Handler
+
+
+@contextmanager
+def app_on_hub(models: list[dict], repos: dict[str, Path], tmp_path: Path, monkeypatch) -> Iterator:
+    """The whole app on ``models``, with ``repos`` (repo id: folder) served by a fake Hub.
+
+    The HF cache starts empty, so each repo's first use downloads it. Yields
+    ``(hub, demo, url)``.
+    """
+    import yaml
+    from conftest import launch_app
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    monkeypatch.setattr(constants, "HF_HUB_DOWNLOAD_TIMEOUT", 60)  # the tests hold a file back
+    config = tmp_path / "models.yaml"
+    config.write_text(yaml.safe_dump({"models": models}))
+    with FakeHub() as hub:
+        for repo, folder in repos.items():
+            hub.add_folder(repo, folder)
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        demo, url = launch_app(config, tmp_path / "data")
+        try:
+            yield hub, demo, url
+        finally:
+            hub.release()
+            demo.close()

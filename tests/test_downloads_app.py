@@ -5,32 +5,18 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from tests.fake_hub import FakeHub
+from tests.fake_hub import app_on_hub
 from tests.test_downloads import wait_until
 
 
 @pytest.fixture
 def hub_app(tiny_models, tmp_path, monkeypatch):
     """The app on the tiny models plus ``hub-chat``, served by a fake Hub into an empty cache."""
-    from conftest import launch_app
-    from huggingface_hub import constants
-
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
-    monkeypatch.setattr(constants, "HF_HUB_DOWNLOAD_TIMEOUT", 60)
-    config = yaml.safe_load(tiny_models.read_text())
-    config["models"].append({"name": "hub-chat", "task": "chat", "source": "test-org/hub-chat"})
-    models = tmp_path / "models.yaml"
-    models.write_text(yaml.safe_dump(config))
-    with FakeHub() as hub:
-        hub.add_folder("test-org/hub-chat", tiny_models.parent / "tiny-chat")
-        monkeypatch.setenv("HF_ENDPOINT", hub.url)
-        demo, url = launch_app(models, tmp_path / "data")
-        try:
-            yield hub, demo, url
-        finally:
-            hub.release()
-            demo.close()
+    models = yaml.safe_load(tiny_models.read_text())["models"]
+    models.append({"name": "hub-chat", "task": "chat", "source": "test-org/hub-chat"})
+    repos = {"test-org/hub-chat": tiny_models.parent / "tiny-chat"}
+    with app_on_hub(models, repos, tmp_path, monkeypatch) as app:
+        yield app
 
 
 def _state(client, name: str) -> str:

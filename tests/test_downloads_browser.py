@@ -12,7 +12,7 @@ import time
 import pytest
 import yaml
 
-from tests.fake_hub import FakeHub
+from tests.fake_hub import app_on_hub
 from tests.system_packages import headless_chromium
 from tests.voice_clips import make_clips
 
@@ -24,27 +24,13 @@ IMAGE = dict(model_name="tiny-image", prompt_text="a red apple", negative_text="
 @pytest.fixture
 def hub_voice_app(tiny_models, tmp_path, monkeypatch):
     """The app whose only voice model, ``hub-voice``, comes from a fake Hub into an empty cache."""
-    from conftest import launch_app
-    from huggingface_hub import constants
-
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
-    monkeypatch.setattr(constants, "HF_HUB_DOWNLOAD_TIMEOUT", 60)
-    config = yaml.safe_load(tiny_models.read_text())
-    voice = next(m for m in config["models"] if m["name"] == "tiny-voice")
-    others = [m for m in config["models"] if m["task"] != "voice-clone"]
-    config["models"] = [*others, {**voice, "name": "hub-voice", "source": "test-org/hub-voice"}]
-    models = tmp_path / "models.yaml"
-    models.write_text(yaml.safe_dump(config))
-    with FakeHub() as hub:
-        hub.add_folder("test-org/hub-voice", tiny_models.parent / "tiny-voice")
-        monkeypatch.setenv("HF_ENDPOINT", hub.url)
-        demo, url = launch_app(models, tmp_path / "data")
-        try:
-            yield hub, demo, url
-        finally:
-            hub.release()
-            demo.close()
+    models = yaml.safe_load(tiny_models.read_text())["models"]
+    voice = next(m for m in models if m["name"] == "tiny-voice")
+    others = [m for m in models if m["task"] != "voice-clone"]
+    models = [*others, {**voice, "name": "hub-voice", "source": "test-org/hub-voice"}]
+    repos = {"test-org/hub-voice": tiny_models.parent / "tiny-voice"}
+    with app_on_hub(models, repos, tmp_path, monkeypatch) as app:
+        yield app
 
 
 def _wait(condition, what: str, timeout: float = 120.0):
