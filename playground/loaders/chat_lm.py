@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from playground.config import ModelEntry
+from playground.cpu_linear import use_weight_first
 from playground.device import resolve_dtype
 from playground.errors import ModelLoadError
 from playground.loaders import loader
@@ -63,6 +64,7 @@ def load(entry: ModelEntry, ctx) -> ChatModel:
         model = _apply_adapter(model, entry, ctx)
     model.to(ctx.device)
     model.eval()
+    use_weight_first(model)  # a CPU's small decoding batches: see playground.cpu_linear
     if tokenizer.pad_token_id is None and tokenizer.eos_token_id is not None:
         tokenizer.pad_token = tokenizer.eos_token
     chat_model = ChatModel(
