@@ -44,14 +44,15 @@ def varied(varied_models):
     registry.unload_all()
 
 
-def plain_generate_text(registry, prompt: str, new_tokens: int) -> str:
-    """The reply of the bare transformers call, for comparison."""
+def plain_generate_text(registry, prompt: str | list[dict], new_tokens: int) -> str:
+    """The reply of the bare transformers call (to one message or a whole chat), for comparison."""
     import torch
 
     chat_model = registry.get("varied")
     tok = chat_model.tokenizer
+    messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
     # The same prompt the engine renders: thinking off (GenerationSettings' default).
-    text = tok.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
+    text = tok.apply_chat_template(messages, tokenize=False,
                                    add_generation_prompt=True, enable_thinking=False)  # fmt: skip
     inputs = tok(text, return_tensors="pt", add_special_tokens=False)
     with torch.inference_mode():
@@ -112,6 +113,39 @@ def test_greedy_alone_equals_plain_generate(varied):
     assert stream.info.path == "batched"
     assert stream.text == plain_generate_text(varied, PROMPTS[0], GREEDY.max_new_tokens)
     assert stream.text  # the comparison is about real text
+
+
+def test_a_chats_next_turn_reuses_the_cached_pages_and_still_equals_plain_generate(
+    varied, monkeypatch
+):
+    """Prefix caching: the second turn re-sends the first, whose pages are in the cache."""
+    from transformers.generation.continuous_batching.cache import PagedAttentionCache
+
+    matched: list[int] = []
+    original = PagedAttentionCache.search_prefix_match
+
+    def recording(self, request_id, prompt_ids):
+        matched.append(original(self, request_id, prompt_ids))
+        return matched[-1]
+
+    monkeypatch.setattr(PagedAttentionCache, "search_prefix_match", recording)
+    chat = [{"role": "system", "content": "You answer questions about numbers. " * 4},
+            {"role": "user", "content": PROMPTS[1]}]  # fmt: skip
+    first = stream_chat(varied, "varied", chat, GREEDY)
+    for _ in first:
+        pass
+    chat += [{"role": "assistant", "content": first.text}, {"role": "user", "content": PROMPTS[2]}]
+    second = stream_chat(varied, "varied", chat, GREEDY)
+    for _ in second:
+        pass
+    tok = varied.get("varied").tokenizer
+    ids = [tok(s.info.prompt, add_special_tokens=False)["input_ids"] for s in (first, second)]
+    shared = next(i for i, (a, b) in enumerate(zip(*ids)) if a != b)  # the turns' common start
+    assert matched[0] == 0  # nothing cached yet
+    assert matched[-1] == shared // PAGE_SIZE * PAGE_SIZE >= 4 * PAGE_SIZE  # every whole page
+    assert second.info.path == "batched"
+    assert second.text == plain_generate_text(varied, chat, GREEDY.max_new_tokens)
+    assert second.text
 
 
 def test_eight_concurrent_streams_each_get_their_own_reply(varied):

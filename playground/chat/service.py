@@ -16,6 +16,14 @@ fixed seed are manager-wide (one logits processor, one random generator), so
 ``unbatchable()`` names them and the engine sends such requests down the plain
 ``generate`` path instead.
 
+Prefix sharing is on (``allow_block_sharing``): a finished reply's complete
+pages stay cached by content hash, and a request whose prompt starts with the
+same tokens takes those pages instead of computing them (the library evicts
+cached pages when live requests need room). A role's system prompt is then
+computed once for every user of the role, and the next turn of a chat
+prefills only what follows the pages of the last one. Pages are small
+(``PAGE_SIZE``) so that little of a shared start is lost to rounding.
+
 The cache is sized by us (``options.kv_cache_tokens``, cut to what the memory
 budget has left), not by the library's default of "most of the free memory",
 and ``kv_bytes`` (cache plus the attention mask that spans it) is counted in
@@ -37,7 +45,7 @@ from playground.errors import PlaygroundError
 log = logging.getLogger(__name__)
 
 DEFAULT_KV_TOKENS = 16384  # cache for ~16 chats of 1,000 tokens; options.kv_cache_tokens
-PAGE_SIZE = 64  # tokens per cache page: small pages waste little on short chats
+PAGE_SIZE = 16  # tokens per cache page: a shared prefix is reused in whole pages
 MAX_BATCH_TOKENS = 512  # tokens per forward step (prefill chunks + one per decoding request)
 _POLL_SECONDS = 0.1  # the router's wait for output before re-checking the loop is alive
 # How often a waiting reader looks at its Stop event: well under one decode step.
@@ -243,7 +251,7 @@ class ChatService:
             page_size=PAGE_SIZE,
             max_batch_tokens=MAX_BATCH_TOKENS,
             per_request_processors=True,
-            allow_block_sharing=False,  # chats rarely share long prefixes; keeps the cache simple
+            allow_block_sharing=True,  # a shared start is computed once (module doc)
             use_async_batching=False,
             auto_switch_to_flash=False,  # keep the attention the model was loaded with
         )
