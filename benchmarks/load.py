@@ -20,9 +20,17 @@ asks for the same number of new tokens with EOS off (``ignore_eos`` in the
 engine arm; in the app arm the model's output rows for EOS and for ids past the
 small test tokenizer are zeroed, so greedy decoding never picks them and every
 reply runs to max_new_tokens too), and arms alternate round by round so that
-background load on a shared CPU hits them alike. The plain
-``model.generate`` call on one sequence, measured in the same run, is the
-library baseline one session is compared with.
+background load on a shared CPU hits them alike. Every reply's user message
+is one no earlier reply had (``fresh_prompt``), so the service's prefix cache
+can reuse the role's system prompt -- as in a workshop, where everyone chats
+with the same role -- but never a whole prompt; the warm-up reply puts the
+role in the cache before any arm, so all arms start alike. The model's
+tokenizer is a byte-level BPE trained on this project's docs (4,000 pieces),
+so prompts are about as many tokens as a real tokenizer makes of them; the
+header prints the lengths. The plain ``model.generate`` call on one sequence
+and on a padded batch of 8, measured in the same run with the library's own
+matrix products (``playground.cpu_linear.library_linear``) and no prefix cache,
+are the library baselines.
 
 On a busy shared CPU run it with ``OMP_NUM_THREADS=1``: two OpenMP threads
 spinning against other processes make every step many times slower (for the
@@ -36,6 +44,7 @@ tokens/s; p95 TTFT at 8 <= 3x one session's; app arm within 20% of the engine).
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import re
 import statistics
@@ -52,7 +61,22 @@ sys.path.insert(0, str(ROOT))
 # Qwen2.5-0.5B's published shape (config.json of Qwen/Qwen2.5-0.5B-Instruct).
 QWEN05 = dict(hidden_size=896, num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2,
               intermediate_size=4864, vocab_size=151_936)  # fmt: skip
-PROMPTS = [f"Session {i}: tell me something about the number {i}." for i in range(32)]
+PROMPT = "Session {n}: tell me something about the number {n}."
+_PROMPT_NUMBERS = itertools.count(100)  # 3 digits each: every prompt is as long as the others
+
+
+def fresh_prompt() -> str:
+    """A user message no earlier reply had: the cache may hold the shared role, never the whole prompt."""
+    return PROMPT.format(n=next(_PROMPT_NUMBERS))
+
+
+def tokenizer_corpus() -> list[str]:
+    """The project's own English docs: the random model's tokenizer learns word-sized pieces."""
+    texts = [(ROOT / "README.md").read_text(encoding="utf-8")]
+    texts += [p.read_text(encoding="utf-8") for p in sorted((ROOT / "docs").glob("*.md"))]
+    return [line for text in texts for line in text.splitlines() if line.strip()]
+
+
 CHAT_ROLE = "assistant"  # the Chat tab's default role: the app arm's /chat calls use it
 
 
@@ -67,13 +91,30 @@ def build_models(folder: Path, *, tiny: bool) -> Path:
 
     from playground.testing.chat_lm import build_qwen2
 
-    dims = {} if tiny else QWEN05
+    dims = {} if tiny else {**QWEN05, "tokenizer_corpus": tokenizer_corpus()}
     source = build_qwen2(folder / "chat", **dims)
     entry = {"name": "bench-chat", "task": "chat", "source": str(source),
              "options": {"context_window": 2048, "generation": {"temperature": 0.0}}}  # fmt: skip
     path = folder / "models.yaml"
     path.write_text(yaml.safe_dump({"models": [entry]}))
     return path
+
+
+def prompt_length(config: Path) -> str:
+    """One session's prompt in tokens (role, message and chat template), for the header."""
+    from transformers import AutoTokenizer
+
+    from playground.chat import load_role
+
+    tokenizer = AutoTokenizer.from_pretrained(config.parent / "chat")
+    message = fresh_prompt()
+    ids = tokenizer.apply_chat_template(
+        load_role(CHAT_ROLE).messages([{"role": "user", "content": message}]),
+        add_generation_prompt=True, enable_thinking=False, return_dict=True,
+    )["input_ids"]  # fmt: skip
+    pieces = len(tokenizer(message)["input_ids"])
+    return (f"prompt: {len(ids)} tokens with the role and template; the user message "
+            f"{len(message)} characters in {pieces} tokens ({len(message) / pieces:.1f} per token)")  # fmt: skip
 
 
 def never_stop_early(chat_model) -> None:
@@ -152,7 +193,7 @@ def engine_reply(registry, model: str, new_tokens: int) -> Callable[[int], tuple
     role = load_role(CHAT_ROLE)  # what the Chat tab sends: the role's system prompt too
 
     def reply(sid: int) -> tuple[float, float, int]:
-        messages = role.messages([{"role": "user", "content": PROMPTS[sid % len(PROMPTS)]}])
+        messages = role.messages([{"role": "user", "content": fresh_prompt()}])
         began = time.perf_counter()
         stream = stream_chat(registry, model, messages, settings, ignore_eos=True)
         first = None
@@ -175,7 +216,7 @@ def app_reply(url: str, model: str, new_tokens: int, sessions: int) -> Callable[
         client = clients[sid]
         began = time.perf_counter()
         job = client.submit(
-            message=PROMPTS[sid % len(PROMPTS)], model=model, temperature=0.0,
+            message=fresh_prompt(), model=model, temperature=0.0,
             max_new_tokens=new_tokens, api_name="/chat",
         )  # fmt: skip
         first = None
@@ -236,19 +277,20 @@ def plain_generate_tps(chat_model, new_tokens: int, batch: int = 1, repeats: int
     import torch
 
     from playground.chat import load_role
+    from playground.cpu_linear import library_linear
 
     tok, role = chat_model.tokenizer, load_role(CHAT_ROLE)
     tok.padding_side = "left"
     times = []
-    for i in range(repeats):
+    for _ in range(repeats):
         texts = [
             tok.apply_chat_template(
-                role.messages([{"role": "user", "content": PROMPTS[j]}]),
+                role.messages([{"role": "user", "content": fresh_prompt()}]),
                 tokenize=False,
                 add_generation_prompt=True,
                 enable_thinking=False,
             )  # fmt: skip
-            for j in range(i * batch, (i + 1) * batch)
+            for _ in range(batch)
         ]
         inputs = tok(texts, return_tensors="pt", add_special_tokens=False, padding=True)
 
@@ -261,8 +303,9 @@ def plain_generate_tps(chat_model, new_tokens: int, batch: int = 1, repeats: int
             times.append(time.perf_counter() - began)
 
         worker = threading.Thread(target=generate)  # a worker thread, as the service runs
-        worker.start()
-        worker.join()
+        with library_linear(chat_model.model):  # the library's own call, not our CPU order
+            worker.start()
+            worker.join()
     return batch * new_tokens / statistics.median(times)
 
 
@@ -345,6 +388,7 @@ def main(argv: list[str] | None = None) -> int:
           f"per reply (EOS off), sessions {args.sessions}, {rounds} round(s); torch threads "
           f"{torch.get_num_threads()}, load average {os.getloadavg()[0]:.1f} on "
           f"{os.cpu_count()} CPUs", flush=True)  # fmt: skip
+    print(prompt_length(config), flush=True)
     results: dict[str, dict[int, dict]] = {}
     failed = False
     if "engine" in args.arms:

@@ -10,15 +10,27 @@ TINY = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_atte
             num_key_value_heads=2)  # fmt: skip
 
 
-def build_qwen2(out: Path, *, context: int = 2048, vocab_size: int | None = None, **dims) -> Path:
+def build_qwen2(
+    out: Path,
+    *,
+    context: int = 2048,
+    vocab_size: int | None = None,
+    tokenizer_corpus: list[str] | None = None,
+    **dims,
+) -> Path:
     """A random Qwen2 model of the given dimensions with the tiny tokenizer (Qwen3 template).
 
     ``vocab_size`` above the tokenizer's gives a real model's output layer cost
-    (ids past the tokenizer's decode to nothing).
+    (ids past the tokenizer's decode to nothing). ``tokenizer_corpus`` trains
+    the tokenizer on that text with a 4,000-piece vocabulary instead (word-sized
+    pieces: prompts as many tokens long as with a real tokenizer).
     """
     from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
 
-    tokenizer = save_chat_tokenizer(out)
+    if tokenizer_corpus:
+        tokenizer = save_chat_tokenizer(out, vocab_size=4000, corpus=tokenizer_corpus)
+    else:
+        tokenizer = save_chat_tokenizer(out)
     config = Qwen2Config(
         vocab_size=vocab_size or len(tokenizer),
         max_position_embeddings=context,

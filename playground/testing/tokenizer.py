@@ -38,8 +38,13 @@ QWEN3_TEMPLATE = (
 )
 
 
-def build_tokenizer(vocab_size: int = 600):
-    """A PreTrainedTokenizerFast over a byte-level BPE: any text, Chinese too, encodes."""
+def build_tokenizer(vocab_size: int = 600, corpus: list[str] | None = None):
+    """A PreTrainedTokenizerFast over a byte-level BPE: any text, Chinese too, encodes.
+
+    Trained on ``corpus`` (default: the few lines above, so words split into
+    short pieces); a larger corpus and vocabulary give word-sized pieces, as a
+    real model's tokenizer does.
+    """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -52,12 +57,12 @@ def build_tokenizer(vocab_size: int = 600):
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tok.train_from_iterator(CORPUS * 4, trainer=trainer)
+    tok.train_from_iterator(corpus or CORPUS * 4, trainer=trainer)
     return PreTrainedTokenizerFast(tokenizer_object=tok)
 
 
-def save_chat_tokenizer(folder: Path):
-    tokenizer = build_tokenizer()
+def save_chat_tokenizer(folder: Path, vocab_size: int = 600, corpus: list[str] | None = None):
+    tokenizer = build_tokenizer(vocab_size, corpus)
     tokenizer.pad_token = "<|pad|>"
     tokenizer.eos_token = "<|im_end|>"
     tokenizer.bos_token = None
