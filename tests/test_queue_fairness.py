@@ -99,7 +99,9 @@ def test_one_user_may_have_two_model_requests_waiting(held_app):
     blocker = Client(url, verbose=False).submit(api_name="/test_hold")
     assert holding.wait(timeout=60)
     greedy = Client(url, verbose=False)
-    waiting = [greedy.submit(**IMAGE), greedy.submit(**IMAGE)]
+    waiting = [greedy.submit(**IMAGE)]  # one at a time: submits run in threads, in any order
+    wait_for_rank(waiting[0], 0)
+    waiting.append(greedy.submit(**IMAGE))
     wait_for_rank(waiting[1], 1)
     third = greedy.submit(**IMAGE)
     # Refused at the door, saying why (not gradio_client's generic "Queue is full"):
