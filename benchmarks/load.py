@@ -22,6 +22,7 @@ small test tokenizer are zeroed, so greedy decoding never picks them and every
 reply runs to max_new_tokens too), and arms alternate round by round so that
 background load on a shared CPU hits them alike. Every reply's user message
 is one no earlier reply had (``fresh_prompt``), so the service's prefix cache
+(opted in here: ``prefix_cache: true``)
 can reuse the role's system prompt -- as in a workshop, where everyone chats
 with the same role -- but never a whole prompt; the warm-up reply puts the
 role in the cache before any arm, so all arms start alike. The model's
@@ -94,7 +95,8 @@ def build_models(folder: Path, *, tiny: bool) -> Path:
     dims = {} if tiny else {**QWEN05, "tokenizer_corpus": tokenizer_corpus()}
     source = build_qwen2(folder / "chat", **dims)
     entry = {"name": "bench-chat", "task": "chat", "source": str(source),
-             "options": {"context_window": 2048, "generation": {"temperature": 0.0}}}  # fmt: skip
+             "options": {"context_window": 2048, "generation": {"temperature": 0.0},
+                         "prefix_cache": True}}  # fmt: skip  # one trusted workshop
     path = folder / "models.yaml"
     path.write_text(yaml.safe_dump({"models": [entry]}))
     return path

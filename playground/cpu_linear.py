@@ -71,7 +71,8 @@ def use_weight_first(model: Any) -> int:
         return 0
     count = 0
     for module in model.modules():
-        if type(module) is torch.nn.Linear:  # not peft's or quantized subclasses
+        # Not peft's or quantized subclasses, nor a layer whose forward a hook replaced.
+        if type(module) is torch.nn.Linear and "forward" not in vars(module):
             module.forward = weight_first_forward.__get__(module)
             count += 1
     return count
@@ -80,7 +81,7 @@ def use_weight_first(model: Any) -> int:
 @contextlib.contextmanager
 def library_linear(model: Any) -> Iterator[None]:
     """Inside: every ``nn.Linear`` of ``model`` runs the library's own ``forward`` again."""
-    patched = [m for m in model.modules() if "forward" in vars(m)]
+    patched = [m for m in model.modules() if _is_weight_first(vars(m).get("forward"))]
     saved = [vars(m)["forward"] for m in patched]
     for module in patched:
         del module.forward
@@ -89,3 +90,7 @@ def library_linear(model: Any) -> Iterator[None]:
     finally:
         for module, forward in zip(patched, saved, strict=True):
             module.forward = forward
+
+
+def _is_weight_first(forward: Any) -> bool:
+    return getattr(forward, "__func__", None) is weight_first_forward

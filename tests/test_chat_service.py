@@ -28,7 +28,8 @@ def varied_models(tmp_path_factory):
     folder = tmp_path_factory.mktemp("varied-chat")
     source = build_qwen2(folder / "chat", initializer_range=0.6)
     entry = {"name": "varied", "task": "chat", "source": str(source),
-             "options": {"context_window": 512, "kv_cache_tokens": 4096}}  # fmt: skip
+             "options": {"context_window": 512, "kv_cache_tokens": 4096,
+                         "prefix_cache": True}}  # fmt: skip
     path = folder / "models.yaml"
     path.write_text(yaml.safe_dump({"models": [entry]}))
     return path
@@ -146,6 +147,17 @@ def test_a_chats_next_turn_reuses_the_cached_pages_and_still_equals_plain_genera
     assert second.info.path == "batched"
     assert second.text == plain_generate_text(varied, chat, GREEDY.max_new_tokens)
     assert second.text
+
+
+def test_prefix_cache_is_off_unless_the_entry_opts_in(tiny_config):
+    """A cache hit shows in the timing: strangers on one server must not share it."""
+    from playground.registry import Registry
+
+    registry = Registry(tiny_config)
+    try:
+        assert registry.get("tiny-chat").service.prefix_sharing is False
+    finally:
+        registry.unload_all()
 
 
 def test_eight_concurrent_streams_each_get_their_own_reply(varied):

@@ -16,13 +16,16 @@ fixed seed are manager-wide (one logits processor, one random generator), so
 ``unbatchable()`` names them and the engine sends such requests down the plain
 ``generate`` path instead.
 
-Prefix sharing is on (``allow_block_sharing``): a finished reply's complete
+Prefix sharing, when the model's entry opts in (``options.prefix_cache: true``;
+transformers' ``allow_block_sharing``): a finished reply's complete
 pages stay cached by content hash, and a request whose prompt starts with the
 same tokens takes those pages instead of computing them (the library evicts
 cached pages when live requests need room). A role's system prompt is then
 computed once for every user of the role, and the next turn of a chat
 prefills only what follows the pages of the last one. Pages are small
-(``PAGE_SIZE``) so that little of a shared start is lost to rounding.
+(``PAGE_SIZE``) so that little of a shared start is lost to rounding. It is off
+by default: a cache hit shows in the time to first token, so on a server
+shared with strangers one user could test whether another sent a given text.
 
 The cache is sized by us (``options.kv_cache_tokens``, cut to what the memory
 budget has left), not by the library's default of "most of the free memory",
@@ -128,12 +131,19 @@ class ChatService:
     """A continuous-batching decode loop shared by every caller of one loaded model."""
 
     def __init__(
-        self, model: Any, *, kv_tokens: int, kv_bytes: int, eos_token_id: Any = None
+        self,
+        model: Any,
+        *,
+        kv_tokens: int,
+        kv_bytes: int,
+        eos_token_id: Any = None,
+        prefix_sharing: bool = False,
     ) -> None:
         self.model = model
         self.kv_tokens = kv_tokens
         self.kv_bytes = kv_bytes  # what the registry counts for this loop
         self.eos_token_id = eos_token_id
+        self.prefix_sharing = prefix_sharing  # trusted users only: see the module doc
         self._manager: Any = None
         self._router: threading.Thread | None = None
         self._requests: dict[str, BatchRequest] = {}
@@ -251,7 +261,7 @@ class ChatService:
             page_size=PAGE_SIZE,
             max_batch_tokens=MAX_BATCH_TOKENS,
             per_request_processors=True,
-            allow_block_sharing=True,  # a shared start is computed once (module doc)
+            allow_block_sharing=self.prefix_sharing,
             use_async_batching=False,
             auto_switch_to_flash=False,  # keep the attention the model was loaded with
         )

@@ -108,7 +108,10 @@ def _make_service(entry: ModelEntry, model: Any, tokenizer: Any, ctx) -> tuple[A
     kv_bytes = service.reserved_bytes(tokens, per_token, itemsize)
     # The same end-of-reply tokens plain generate stops at (Qwen lists two).
     eos = getattr(model.generation_config, "eos_token_id", None) or tokenizer.eos_token_id
-    chat_service = service.ChatService(model, kv_tokens=tokens, kv_bytes=kv_bytes, eos_token_id=eos)
+    chat_service = service.ChatService(
+        model, kv_tokens=tokens, kv_bytes=kv_bytes, eos_token_id=eos,
+        prefix_sharing=bool(entry.options.get("prefix_cache", False)),
+    )  # fmt: skip
     return chat_service, ""
 
 
