@@ -85,6 +85,22 @@ def test_chat_streams_into_both_panes_in_compare_mode(ctx, scripted):
     assert len(scripted) == 2 and scripted[0][2].max_new_tokens == 8
 
 
+def test_streaming_updates_carry_values_not_skips(ctx, scripted):
+    # Gradio 6 rebuilds a component for every gr.skip(), on every token of every user:
+    # only the message box (which the user may be typing in) is skipped while streaming.
+    def skips(update) -> int:
+        return sum(isinstance(value, dict) for value in update)
+
+    history_b = [{"role": "assistant", "content": "earlier B"}]
+    outs = list(handlers.chat(ctx, "hello", [], "tiny-chat", history_b=history_b))
+    assert [skips(update) for update in outs[1:]] == [1] * (len(outs) - 1)
+    assert all(update[1] == history_b for update in outs)  # B is sent as it was, not dropped
+    assert [update[4] for update in outs[1:]] == ["prompt for tiny-chat"] * (len(outs) - 1)
+    again = list(handlers.regenerate(ctx, outs[-1][0], "tiny-chat", compare=True,
+                                     model_b="tiny-chat", history_b=outs[-1][0]))  # fmt: skip
+    assert [skips(update) for update in again] == [0] * len(again)
+
+
 def test_regenerate_answers_the_last_message_again(ctx, scripted):
     history = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "old"}]
     outs = list(handlers.regenerate(ctx, history, "tiny-chat", seed=3))

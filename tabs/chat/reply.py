@@ -8,7 +8,6 @@ a second model answers the same message in its own role, side by side.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import gradio as gr
 
@@ -127,8 +126,8 @@ def _start_streams(ctx: AppContext, histories, roles: list[Role], options: Reply
 def stream_replies(ctx: AppContext, history: list, history_b: list, options: ReplyOptions):
     """Stream the replies to the last message.
 
-    Yields both conversations, the notice (skipped until the end: then the
-    numbers of each reply) and each model's prompt (sent once it is known).
+    Yields both conversations, the notice (empty until the end: then the
+    numbers of each reply) and each model's prompt (empty until it is known).
     """
     user = current_user(options.request, options.client_id)
     for name in (options.model, options.model_b) if options.compare else (options.model,):
@@ -142,16 +141,16 @@ def stream_replies(ctx: AppContext, history: list, history_b: list, options: Rep
         streams = _start_streams(ctx, histories, roles, options, stop)
         for kept in histories[: len(streams)]:
             kept.append({"role": "assistant", "content": ""})
-        shown: set[int] = set()
         for index, text in merge_streams(streams, stop):
             histories[index][-1]["content"] = text
-            prompts: list[Any] = [gr.skip(), gr.skip()]
-            if index not in shown:  # the prompt is known from the first token on
-                shown.add(index)
-                prompts[index] = streams[index].info.prompt
-            # Only the conversation that changed: each update is postprocessed and sent.
-            changed = [h if i == index else gr.skip() for i, h in enumerate(histories)]
-            yield *changed, gr.skip(), *prompts
+            # Every output gets its current value, not gr.skip(): Gradio 6 rebuilds the
+            # component (and its API schema) for each skip, on every token of every
+            # user, where an unchanged value costs a diff of nothing.
+            yield *histories, "", *shown_prompts(streams)
     notice = "\n\n".join(stats_line(s.info) for s in streams)
-    prompts = [s.info.prompt for s in streams] + [gr.skip()]
-    yield histories[0], histories[1], notice, prompts[0], prompts[1]
+    yield *histories, notice, *shown_prompts(streams)
+
+
+def shown_prompts(streams: list) -> list[str]:
+    """The prompt each side's model received ("" for a side not in use)."""
+    return [s.info.prompt for s in streams] + [""] * (2 - len(streams))
