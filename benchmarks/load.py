@@ -63,6 +63,7 @@ sys.path.insert(0, str(ROOT))
 QWEN05 = dict(hidden_size=896, num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2,
               intermediate_size=4864, vocab_size=151_936)  # fmt: skip
 PROMPT = "Session {n}: tell me something about the number {n}."
+CLIENT_POLL_SECONDS = 0.01  # how often an app-arm client looks for new output
 _PROMPT_NUMBERS = itertools.count(100)  # 3 digits each: every prompt is as long as the others
 
 
@@ -221,17 +222,35 @@ def app_reply(url: str, model: str, new_tokens: int, sessions: int) -> Callable[
             message=fresh_prompt(), model=model, temperature=0.0,
             max_new_tokens=new_tokens, api_name="/chat",
         )  # fmt: skip
-        first = None
-        for output in job:
-            last = output[0][-1] if output[0] else {}
-            if first is None and last.get("role") == "assistant" and last.get("content"):
-                first = time.perf_counter() - began
-        final = job.outputs()[-1]
+        first = first_text_seconds(job, began)
+        final = job.result()  # raises what the call raised
         found = re.search(r"(\d+) tokens", str(final[3]))  # the stats line: "**model**: N tokens"
         tokens = int(found.group(1)) if found else 0
         return first or float("nan"), time.perf_counter() - began, tokens
 
     return reply
+
+
+def first_text_seconds(job, began: float) -> float | None:
+    """Seconds from ``began`` to the first update with reply text; returns once ``job`` is done.
+
+    It looks at the job's outputs every ``CLIENT_POLL_SECONDS``: iterating the job
+    instead would check every millisecond (``gradio_client``'s ``Job.__next__``),
+    and 20 such loops take a quarter of a core from the server on this machine,
+    where a browser elsewhere would take nothing.
+    """
+    first, seen = None, 0
+    while True:
+        done = job.done()  # read before the outputs: every output is in once it is done
+        outputs = job.outputs()
+        for output in outputs[seen:]:
+            last = output[0][-1] if output[0] else {}
+            if first is None and last.get("role") == "assistant" and last.get("content"):
+                first = time.perf_counter() - began
+        seen = len(outputs)
+        if done:
+            return first
+        time.sleep(CLIENT_POLL_SECONDS)
 
 
 _CLIENTS: dict = {}  # in the client process: the connected sessions, reused across rounds
