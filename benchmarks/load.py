@@ -12,15 +12,18 @@ the model's continuous-batching service. App arm: the app is launched on the
 same models file and N ``gradio_client`` sessions send a message through the
 Chat tab's ``/chat`` endpoint (queue, handlers and streaming included). The
 clients run in a process of their own, as real users' browsers are not in the
-server's interpreter; they still share this machine's cores.
+server's interpreter; they still share this machine's cores, so each looks for
+new output every 10 ms rather than gradio_client's every millisecond (which
+took a quarter of a core here), and a first token is seen at most 10 ms late.
 
 Why it is fair: every arm sends the same prompts (prompt i goes to session i,
 inside the Chat tab's default role, whose system prompt the app adds too),
 asks for the same number of new tokens with EOS off (``ignore_eos`` in the
 engine arm; in the app arm the model's output rows for EOS and for ids past the
 small test tokenizer are zeroed, so greedy decoding never picks them and every
-reply runs to max_new_tokens too), and arms alternate round by round so that
-background load on a shared CPU hits them alike. Every reply's user message
+reply runs to max_new_tokens too), and the arms alternate (each session count runs
+on the engine, then on the app, round by round; both models stay loaded) so
+that background load on a shared CPU hits them alike. Every reply's user message
 is one no earlier reply had (``fresh_prompt``), so the service's prefix cache
 (opted in here: ``prefix_cache: true``)
 can reuse the role's system prompt -- as in a workshop, where everyone chats
@@ -376,13 +379,60 @@ def ratios(label: str, arms: dict[int, dict]) -> None:
               f"p95 TTFT <= 3x: {'met' if ttft <= 3 else 'MISSED'}")  # fmt: skip
 
 
-def measure(run: Callable[[int], dict], sessions: list[int], rounds: int) -> dict[int, dict]:
-    """Arms alternate within each round, so background load hits them alike."""
-    runs: dict[int, list[dict]] = {n: [] for n in sessions}
+def measure(runs: dict[str, Callable[[int], dict]], sessions: list[int], rounds: int) -> dict:
+    """Every arm at every session count, alternating within each round.
+
+    Round by round each session count runs on the engine and then on the app,
+    so background load on a shared CPU hits both arms alike. Returns
+    ``{arm: {sessions: summary}}``.
+    """
+    done: dict[str, dict[int, list[dict]]] = {arm: {n: [] for n in sessions} for arm in runs}
     for _ in range(rounds):
         for n in sessions:
-            runs[n].append(run(n))
-    return {n: summarise(r) for n, r in runs.items()}
+            for arm, run in runs.items():
+                done[arm][n].append(run(n))
+    return {arm: {n: summarise(r) for n, r in by_n.items()} for arm, by_n in done.items()}
+
+
+def engine_arm(config: Path, sessions: list[int], new_tokens: int, contexts) -> tuple:
+    """Load the model on a registry of its own; return the arm and the plain baselines."""
+    from playground.config import load_config
+    from playground.registry import Registry
+
+    registry = Registry(load_config(config))
+    contexts.callback(registry.unload_all)
+    chat_model = registry.get("bench-chat")
+    never_stop_early(chat_model)
+    reply = engine_reply(registry, "bench-chat", new_tokens)
+    reply(0)  # warm up (first request starts the decode loop) outside the measurement
+    plain = {1: plain_generate_tps(chat_model, new_tokens)}
+    if 8 in sessions:
+        plain[8] = plain_generate_tps(chat_model, new_tokens, batch=8)
+    return (lambda n: run_concurrent(reply, n)), plain
+
+
+def compare_plain(engine: dict[int, dict], plain: dict[int, float]) -> None:
+    """The service against the library's own call on the same model, same run."""
+    one = engine[min(engine)]["tps"]
+    print(f"plain model.generate, 1 sequence: {plain[1]:.2f} tok/s; engine "
+          f"{min(engine)} session is x{one / plain[1]:.2f} of it")  # fmt: skip
+    if 8 in plain and 8 in engine:
+        print(f"plain model.generate, 8 sequences at once: {plain[8]:.2f} tok/s "
+              f"(x{plain[8] / plain[1]:.2f} of one); engine 8 sessions is "
+              f"x{engine[8]['tps'] / plain[8]:.2f} of it")  # fmt: skip
+
+
+def app_arm(
+    config: Path, data_dir: Path, sessions: list[int], new_tokens: int, contexts
+) -> Callable:
+    """Launch the app and connect the client sessions; return the arm."""
+    demo = launch_app(config, data_dir)
+    contexts.callback(demo.registry.unload_all)
+    contexts.callback(demo.close)
+    never_stop_early(demo.registry.get("bench-chat"))
+    clients = ClientProcess(demo.local_url, "bench-chat", new_tokens, max(sessions))
+    contexts.callback(clients.close)
+    return clients.run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -397,10 +447,9 @@ def main(argv: list[str] | None = None) -> int:
     new_tokens = args.new_tokens or (8 if args.quick else 32)
     rounds = args.rounds or (1 if args.quick else 2)
 
-    import torch
+    import contextlib
 
-    from playground.config import load_config
-    from playground.registry import Registry
+    import torch
 
     tmp = Path(tempfile.mkdtemp(prefix="load-bench-"))
     print("building the random model ...", flush=True)
@@ -410,43 +459,21 @@ def main(argv: list[str] | None = None) -> int:
           f"{torch.get_num_threads()}, load average {os.getloadavg()[0]:.1f} on "
           f"{os.cpu_count()} CPUs", flush=True)  # fmt: skip
     print(prompt_length(config), flush=True)
-    results: dict[str, dict[int, dict]] = {}
+    with contextlib.ExitStack() as contexts:
+        runs, plain = {}, {}
+        if "engine" in args.arms:
+            runs["engine"], plain = engine_arm(config, args.sessions, new_tokens, contexts)
+        if "app" in args.arms:
+            runs["app"] = app_arm(config, tmp / "data", args.sessions, new_tokens, contexts)
+        results = measure(runs, args.sessions, rounds)
     failed = False
-    if "engine" in args.arms:
-        registry = Registry(load_config(config))
-        chat_model = registry.get("bench-chat")
-        never_stop_early(chat_model)
-        reply = engine_reply(registry, "bench-chat", new_tokens)
-        reply(0)  # warm up (first request starts the decode loop) outside the measurement
-        plain = plain_generate_tps(chat_model, new_tokens)
-        plain8 = plain_generate_tps(chat_model, new_tokens, batch=8) if 8 in args.sessions else 0
-        results["engine"] = measure(lambda n: run_concurrent(reply, n), args.sessions, rounds)
-        for arm in results["engine"].values():
-            report("engine", arm)
-            failed |= bool(arm["errors"])
-        print(f"plain model.generate, 1 sequence: {plain:.2f} tok/s; engine 1 session is "
-              f"x{results['engine'][min(args.sessions)]['tps'] / plain:.2f} of it")  # fmt: skip
-        if plain8:
-            print(f"plain model.generate, 8 sequences at once: {plain8:.2f} tok/s (x{plain8 / plain:.2f} "
-                  f"of one); engine 8 sessions is x{results['engine'][8]['tps'] / plain8:.2f} of it")  # fmt: skip
-        ratios("engine", results["engine"])
-        registry.unload_all()
-    if "app" in args.arms:
-        demo = launch_app(config, tmp / "data")
-        try:
-            never_stop_early(demo.registry.get("bench-chat"))
-            clients = ClientProcess(demo.local_url, "bench-chat", new_tokens, max(args.sessions))
-            try:
-                results["app"] = measure(clients.run, args.sessions, rounds)
-            finally:
-                clients.close()
-        finally:
-            demo.close()
-            demo.registry.unload_all()
-        for arm in results["app"].values():
-            report("app", arm)
-            failed |= bool(arm["errors"])
-        ratios("app", results["app"])
+    for arm, by_sessions in results.items():
+        for summary in by_sessions.values():
+            report(arm, summary)
+            failed |= bool(summary["errors"])
+        if arm == "engine":
+            compare_plain(by_sessions, plain)
+        ratios(arm, by_sessions)
     if "engine" in results and "app" in results:
         for n in args.sessions:
             share = results["app"][n]["tps"] / results["engine"][n]["tps"]
