@@ -298,3 +298,22 @@ def test_kv_cache_room_counts_only_the_models_own_device():
 
     ctx = LoadContext(device="cuda:0", dtype="auto", base_dir=None, registry=TwoDevices())
     assert kv_headroom(ctx, model_bytes=50) == 850
+
+
+def test_the_batching_loop_runs_attention_one_request_at_a_time(varied, monkeypatch):
+    from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+
+    from playground.chat import batch_attention
+
+    blocks = []
+    real_block = batch_attention._block
+
+    def counted(*args):
+        blocks.append(args[0].shape[2])
+        return real_block(*args)
+
+    monkeypatch.setattr(batch_attention, "_block", counted)
+    streams = run_together(varied, PROMPTS[:2], GREEDY)
+    assert [s.info.path for s in streams] == ["batched"] * 2
+    assert ALL_ATTENTION_FUNCTIONS["sdpa"] is batch_attention.per_request_sdpa
+    assert blocks and 1 in blocks and max(blocks) > 1  # prefill blocks, then decoding rows

@@ -246,9 +246,10 @@ class ChatService:
         from transformers import GenerationConfig
         from transformers.generation.configuration_utils import ContinuousBatchingConfig
 
-        from playground.chat.cb_processors import install
+        from playground.chat import batch_attention, cb_processors
 
-        install()  # the library's top-k/top-p sort the whole vocabulary per row
+        cb_processors.install()  # the library's top-k/top-p sort the whole vocabulary per row
+        batch_attention.install()  # on a CPU, each request's queries meet only its own keys
 
         # Sampling processors must exist at creation for per-request values to apply;
         # the values here are only defaults that every request overrides.
