@@ -21,13 +21,13 @@ very function the batching loop calls without us
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.cpu_linear import median_ms  # noqa: E402
 
 HEADS, KV_HEADS, HEAD_DIM = 14, 2, 64
 
@@ -54,16 +54,6 @@ def decoding_step(users: int, context: int):
     return (Layer(), query, key, value, mask), lengths
 
 
-def milliseconds(call, repeats: int) -> float:
-    call()  # warm up
-    times = []
-    for _ in range(repeats):
-        began = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - began)
-    return statistics.median(times) * 1000
-
-
 def main(argv: list[str] | None = None) -> int:
     import torch
 
@@ -83,10 +73,8 @@ def main(argv: list[str] | None = None) -> int:
                 expected, _ = library(*inputs, scaling=scale, **lengths)
                 got, _ = per_request_sdpa(*inputs, scaling=scale, **lengths)
                 torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
-                lib = milliseconds(
-                    partial(library, *inputs, scaling=scale, **lengths), args.repeats
-                )
-                ours = milliseconds(
+                lib = median_ms(partial(library, *inputs, scaling=scale, **lengths), args.repeats)
+                ours = median_ms(
                     partial(per_request_sdpa, *inputs, scaling=scale, **lengths), args.repeats
                 )
                 print(f"{users:>3} users x {context:>5} tokens: library {lib:8.2f} ms, "
