@@ -6,8 +6,9 @@ the whole flattened batch with a block-diagonal mask, so every query row is
 multiplied against every request's keys, and ``repeat_kv`` first copies all of
 those keys once per query head. That work grows with users x their context:
 measured here (2 cores, Qwen2.5-0.5B's 14 query and 2 key/value heads), one
-layer of one decoding step for 20 chats of 1,000 tokens took 83 ms that way
-and 2-3 ms per request, so about 2 s of each step went to masked-out products.
+layer of one decoding step for 20 chats of 1,000 tokens took 71 ms that way
+and 1.75 ms per request (``benchmarks/batch_attention.py``), so about 1.7 s of
+each 24-layer step went to masked-out products.
 
 ``per_request_sdpa`` computes the same thing block by block: request ``r``'s
 queries (rows ``cu_seq_lens_q[r]:cu_seq_lens_q[r+1]``) against its own keys
@@ -80,14 +81,13 @@ def _splits(query, key, mask, starts_q, starts_k) -> bool:
 def _block(query, key, value, mask, scaling):
     """One request's attention: [1, heads, q, dim] against its own [1, kv_heads, k, dim]."""
     import torch.nn.functional as F
+    from transformers.integrations.sdpa_attention import pack_gqa, repeat_kv
 
-    heads, kv_heads = query.shape[1], key.shape[1]
-    group = heads // kv_heads
-    if query.shape[2] == 1 and group > 1:  # a decoding row: its heads become rows of their kv head
-        packed = query.reshape(1, kv_heads, group, query.shape[-1])
-        out = F.scaled_dot_product_attention(packed, key, value, attn_mask=mask, scale=scaling)
+    heads, group = query.shape[1], query.shape[1] // key.shape[1]
+    if query.shape[2] == 1:  # a decoding row: its heads become rows of their kv head
+        out = F.scaled_dot_product_attention(
+            pack_gqa(query, group), key, value, attn_mask=mask, scale=scaling
+        )
         return out.reshape(1, heads, 1, query.shape[-1])
-    if group > 1:
-        key = key.repeat_interleave(group, dim=1)
-        value = value.repeat_interleave(group, dim=1)
+    key, value = repeat_kv(key, group), repeat_kv(value, group)
     return F.scaled_dot_product_attention(query, key, value, attn_mask=mask, scale=scaling)
