@@ -88,12 +88,11 @@ def test_stop_reaches_only_this_sessions_answer(ctx):
 
 
 def test_image_cancel_stops_this_pages_generation(ctx):
-    from tabs.image import cancel_generation
-    from tabs.image.generate import STOPS
+    from tabs.image.generate import STOPS, cancel_message
 
-    assert cancel_generation(ctx) == "Nothing is running."
+    assert cancel_message(None) == "Nothing is running."
     with STOPS.running(session_key(None)) as cancel:
-        assert "Cancelling" in cancel_generation(ctx)
+        assert "Cancelling" in cancel_message(None)
         assert cancel.is_set()
 
 

@@ -141,7 +141,16 @@ def result_update(result: ImageResult, request: gr.Request | None) -> tuple:
 
 
 def cancel_generation(ctx: AppContext, client_id: str | None = None, request: gr.Request = None):
-    """Stop this page's running generation between two steps (the Cancel button)."""
+    """Stop this page's running generation between two steps (the Cancel button).
+
+    Says so in a toast, not in the status line: this reply can reach the page after
+    the run's own last update (its summary with the seeds), and would replace it.
+    """
+    gr.Info(cancel_message(request))
+
+
+def cancel_message(request: gr.Request | None) -> str:
+    """Stop this page's running generation; what the Cancel button tells the user."""
     stopped = STOPS.stop(session_key(request))
     return tr("image.cancelling" if stopped else "image.nothing_running", request)
 

@@ -61,10 +61,10 @@ def wire_generate(ctx: AppContext, tab: ImageTab) -> None:
     tab.stop.click(
         bind(cancel_generation, ctx),
         ctx.client_id,
-        tab.result.status,
+        None,  # a toast: the status line is the run's own (see cancel_generation)
         cancels=fetches,  # a download still running: the generation does not start
         api_visibility="private",
-        queue=False,
+        **ctx.light,  # queued, so that its toast can reach the page
     )
 
 
