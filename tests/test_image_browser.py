@@ -72,6 +72,17 @@ def test_generate_in_the_browser_shows_the_image_and_seed(browser, launched_app)
     )
     page = browser.find_element(By.TAG_NAME, "body").text
     assert "image(s) in" in page and "seed(s):" in page
+    # Gradio announces the end of the event (for screen readers) with a key its own
+    # tables lack; the app's strings fill it in.
+    ends = {"Done", "common.complete"}
+    announced = _wait(lambda: ends & set(_body_lines(browser)), timeout=15, step=0.2)
+    assert announced == {"Done"}
+
+
+def _body_lines(driver) -> list[str]:
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.TAG_NAME, "body").text.splitlines()
 
 
 def test_chat_reply_can_be_sent_to_the_image_tab(browser, launched_app):
