@@ -19,7 +19,7 @@ EN = gr.Request(headers={"accept-language": "en-US"}, session_hash="en")
 def test_engine_error_with_a_key_speaks_the_users_language():
     exc = ModelLoadError("english text", key="errors.gated", name="m", repo="org/m")
     assert "需要授权" in user_error(exc, ZH).message and "org/m" in user_error(exc, ZH).message
-    assert user_error(exc, EN).message.startswith("org/m is gated")
+    assert user_error(exc, EN).message.startswith("'m': org/m is gated")
 
 
 def test_unknown_model_in_chinese(registry):

@@ -51,11 +51,11 @@ def retrieve(
     """The best passages for ``question`` in the sender's ``collection``, and its embedder."""
     if not collection:
         raise InputError(
-            "pick a collection (or create one by adding files) first.",
+            "Pick a collection (or create one by adding files) first.",
             key="errors.pick_collection",
         )
     if not (question or "").strip():
-        raise InputError("type a question first.", key="errors.type_question")
+        raise InputError("Type a question first.", key="errors.type_question")
     target = store_for(ctx, request, client_id).open(collection)
     embedder = embedder_for(ctx.registry, recorded=target.embedding)
     hits = target.search(question, embedder, search, registry=ctx.registry)
