@@ -335,17 +335,35 @@ def prefetch(ctx: AppContext, models_of):
     the model-bound event with ``.success`` after it. When the inputs cannot name
     a model (an unknown one, text no model speaks), nothing is fetched and the
     action itself reports why, in its own status.
+
+    The handler shows Gradio ``models_of``'s parameters and then ``request``:
+    Gradio fills in a ``gr.Request`` only for a positional parameter, never after
+    ``*values``.
     """
+    shown = _values_then_request(models_of)
 
     @ui_errors
-    def fetch_first(*values, request: gr.Request = None):
+    def fetch_first(*args, **kwargs):
+        given = shown.bind(*args, **kwargs)
+        given.apply_defaults()
+        request = given.arguments.pop("request")
         try:
-            names = list(models_of(ctx, *values))
+            names = list(models_of(ctx, *given.arguments.values()))
         except PlaygroundError:
             names = []  # reported by the action this event precedes
         yield from fetch_models(ctx, names, request)
 
+    fetch_first.__signature__ = shown
+    fetch_first.__annotations__ = {"request": gr.Request}
     return fetch_first
+
+
+def _values_then_request(models_of) -> inspect.Signature:
+    """``models_of``'s parameters after the context, each positional, then ``request``."""
+    values = list(inspect.signature(models_of).parameters.values())[1:]
+    positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    request = inspect.Parameter("request", positional, default=None, annotation=gr.Request)
+    return inspect.Signature([*(value.replace(kind=positional) for value in values), request])
 
 
 def takes_settings(build, name: str):

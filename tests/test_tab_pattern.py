@@ -54,3 +54,23 @@ def test_gradio_fills_in_the_request_of_a_bound_handler():
         assert [p["parameter_name"] for p in api["/greet"]["parameters"]] == ["name"]
     finally:
         demo.close()
+
+
+def test_every_handler_that_asks_for_the_request_is_given_it(launched_app):
+    """Gradio fills in ``gr.Request`` only for a positional parameter before any ``*args``.
+
+    A handler that names ``request`` but never receives it would treat every user
+    as the same anonymous one (identity, language, stop flags); this checks all of
+    the app's event handlers the way Gradio calls them.
+    """
+    from gradio.helpers import special_args
+
+    request = gr.Request(username=None, session_hash="page")
+    missed = []
+    for event in launched_app.demo.fns.values():
+        if event.fn is None or "request" not in inspect.signature(event.fn).parameters:
+            continue
+        given, *_ = special_args(event.fn, [None] * len(event.inputs), request)
+        if not any(value is request for value in given):
+            missed.append(event.name)
+    assert not missed, f"these handlers never get the request: {missed}"
