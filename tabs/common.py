@@ -5,10 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +15,7 @@ import gradio as gr
 from playground.downloads import DONE, DOWNLOADING, listening
 from playground.errors import InputError, PlaygroundError
 from playground.registry import Registry
+from tabs.stop_flags import StopFlags  # noqa: F401  (re-exported: every tab takes it from here)
 
 
 @dataclass
@@ -146,9 +144,7 @@ def user_error(exc: Exception, request: gr.Request | None = None, *, where: str 
         return exc
     if isinstance(exc, PlaygroundError):
         log.info("%s in %s: %s", type(exc).__name__, where or "a handler", exc)
-        message = str(exc)
-        if exc.key and tr(exc.key, request) != exc.key:
-            message = tr(exc.key, request, **exc.params)
+        message = error_text(exc, request)
         title = tr("errors.check_input", request) if isinstance(exc, InputError) else None
         return gr.Error(message, title=title or "Error", print_exception=False)
     log.error("unexpected error in %s", where or "a handler", exc_info=exc)
@@ -156,34 +152,13 @@ def user_error(exc: Exception, request: gr.Request | None = None, *, where: str 
     return gr.Error(message, print_exception=False)
 
 
-class StopFlags:
-    """What a Stop button sets: one Event per running generation, keyed by session."""
+def error_text(exc: PlaygroundError, request: gr.Request | None = None) -> str:
+    """``exc``'s message in the user's language (its English text where no table has it)."""
+    from tabs.i18n import tr
 
-    def __init__(self) -> None:
-        self._events: dict[str, threading.Event] = {}
-        self._lock = threading.Lock()
-
-    @contextmanager
-    def running(self, key: str) -> Iterator[threading.Event]:
-        """Register a fresh Event for ``key`` while the block runs."""
-        event = threading.Event()
-        with self._lock:
-            self._events[key] = event
-        try:
-            yield event
-        finally:
-            with self._lock:
-                if self._events.get(key) is event:
-                    del self._events[key]
-
-    def stop(self, key: str) -> bool:
-        """Set the running generation's Event; False when nothing runs for ``key``."""
-        with self._lock:
-            event = self._events.get(key)
-        if event is None:
-            return False
-        event.set()
-        return True
+    if exc.key and tr(exc.key, request) != exc.key:
+        return tr(exc.key, request, **exc.params)
+    return str(exc)
 
 
 DOWNLOAD_TOAST_SECONDS = 10.0  # a model download's progress is shown this often
@@ -328,13 +303,14 @@ def fetch_models(ctx: AppContext, names: list[str], request: gr.Request | None =
         yield "\n\n".join(f"✅ {tr('models.downloaded', request, **job.values())}" for job in jobs)
 
 
-def prefetch(ctx: AppContext, models_of):
+def prefetch(ctx: AppContext, models_of, stops: StopFlags | None = None):
     """A light event handler that downloads the models an action needs, before it runs.
 
     ``models_of(ctx, *values)`` names the models from the action's inputs. Chain
     the model-bound event with ``.success`` after it. When the inputs cannot name
     a model (an unknown one, text no model speaks), nothing is fetched and the
-    action itself reports why, in its own status.
+    action itself reports why, in its own status. With ``stops``, the action's
+    stop flag is armed here, at the click, so Stop reaches it while it waits.
 
     The handler shows Gradio ``models_of``'s parameters and then ``request``:
     Gradio fills in a ``gr.Request`` only for a positional parameter, never after
@@ -347,6 +323,8 @@ def prefetch(ctx: AppContext, models_of):
         given = shown.bind(*args, **kwargs)
         given.apply_defaults()
         request = given.arguments.pop("request")
+        if stops is not None:
+            stops.arm(session_key(request))
         try:
             names = list(models_of(ctx, *given.arguments.values()))
         except PlaygroundError:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import time
+from pathlib import Path
 
 import pytest
 
@@ -148,3 +150,30 @@ def test_cancel_stops_the_pages_generation_between_steps(browser, launched_app):
     _click_text(browser, "button", "Cancel")
     _wait(lambda: "seed(s):" in body())  # the run's summary
     assert "image(s) in" in body() and "4 image(s) in" not in body()  # stopped early
+
+
+def test_cancel_reaches_a_generation_still_waiting_for_its_turn(browser, launched_app):
+    """Another user holds the device; this page's Generate waits, and its Cancel still counts."""
+    from gradio_client import Client
+    from selenium.webdriver.common.by import By
+
+    other = Client(launched_app.url, verbose=False)
+    busy = other.submit("tiny-image", "someone else's cat", "", 64, 64, 150, 4.0, "default", 5, 4,
+                        api_name="/image_generate")  # fmt: skip
+    _wait(lambda: launched_app.registry.is_loaded("tiny-image")
+          and launched_app.registry.get("tiny-image").lock.locked(), step=0.1)  # fmt: skip
+    browser.get(launched_app.url)
+    _click_text(browser, "button", "Image")
+    prompt = _wait(lambda: _visible_textareas(browser))[0]
+    prompt.send_keys("a cat that never was")
+    _click_text(browser, "button", "Generate")
+    body = lambda: browser.find_element(By.TAG_NAME, "body").text  # noqa: E731
+    _wait(lambda: re.search(r"queue: \d+/\d+", body()), step=0.1)  # behind the other user
+    _click_text(browser, "button", "Cancel")
+    _wait(lambda: "Cancelling" in body(), timeout=30, step=0.1)  # the toast
+    busy.cancel()  # the device frees; this page's run gets its turn and ends at once
+    _wait(lambda: "Cancelled while it waited for its turn" in body(), timeout=120)
+    from playground.image import read_parameters
+
+    saved = (Path(launched_app.data_dir) / "users").rglob("images/*.png")
+    assert not any(read_parameters(p).prompt == "a cat that never was" for p in saved)

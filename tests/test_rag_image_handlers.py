@@ -96,6 +96,21 @@ def test_image_cancel_stops_this_pages_generation(ctx):
         assert cancel.is_set()
 
 
+def test_image_cancel_while_waiting_ends_the_run_before_any_work(ctx):
+    from tabs.image import generate
+    from tabs.image.generate import STOPS, cancel_message
+
+    STOPS.arm(session_key(None))  # the click's light step, before the device queue
+    assert "Cancelling" in cancel_message(None)  # Cancel while the run waits for its turn
+    updates = list(
+        generate(ctx, "tiny-image", "a cat", "", 64, 64, 2, 4.0, "Euler a", 7, 1, progress=_quiet)
+    )
+    assert [update[1] for update in updates] == [
+        "Cancelled while it waited for its turn; nothing was generated."
+    ]
+    assert not ctx.registry.is_loaded("tiny-image")
+
+
 def test_image_generate_streams_then_fills_the_gallery(ctx):
     from tabs.image import generate
 

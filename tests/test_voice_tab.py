@@ -138,3 +138,4 @@ def test_cancel_stops_a_running_generation(client, clips):
     statuses = [str(o[0]) for o in job.outputs()]
     assert not any(s.startswith("✅") for s in statuses)  # never finished all 40 sentences
     assert not any("40/40" in s for s in statuses)
+    assert statuses[-1].startswith("⏹ Cancelled after")  # the run's own last word

@@ -64,8 +64,11 @@ def generate(
     owner = owner_of(request, client_id)
     ctx.check_quota(owner)
     key = session_key(request)
-    STOPS.stop(key)  # a new run from this page stops the one still running
+    STOPS.stop(key, waiting=False)  # a new run from this page stops the one still running
     with STOPS.running(key) as cancel:
+        if cancel.is_set():  # Cancel was clicked while this run waited for its turn
+            yield gr.skip(), tr("queue.cancelled_waiting", request), gr.skip(), "", gr.skip()
+            return
         wanted = ImageRequest(
             model=model_name,
             prompt=prompt_text or "",

@@ -6,6 +6,7 @@ import gradio as gr
 
 from tabs.common import AppContext, bind, prefetch
 from tabs.image.generate import (
+    STOPS,
     cancel_generation,
     generate,
     image_history,
@@ -48,7 +49,7 @@ def wire_generate(ctx: AppContext, tab: ImageTab) -> None:
     inputs = [*tab.fields, ctx.client_id]
     history = [ctx.client_id, tab.history.listing]
     # A first download streams into the status in a light step; then the device slot.
-    fetch_first = prefetch(ctx, image_model)
+    fetch_first = prefetch(ctx, image_model, STOPS)  # arms Cancel at the click
     fetches = []
     for trigger, api in ((tab.go.click, {"api_name": "image_generate"}),
                          (tab.prompt.submit, {"api_visibility": "private"})):  # fmt: skip

@@ -77,10 +77,10 @@ def _wire_reference(ctx, picker: ModelPanel, reference: ReferencePanel,
 
 def _wire_synthesis(ctx, picker: ModelPanel, reference: ReferencePanel,
                     synthesis: SynthesisPanel) -> None:  # fmt: skip
-    fetch = synthesis.generate.click(prefetch(ctx, handlers.clone_models),
+    fetch = synthesis.generate.click(prefetch(ctx, handlers.clone_models, handlers.STOPS),
                                      [picker.model, synthesis.text], synthesis.status,
                                      api_visibility="private", **ctx.light)  # fmt: skip
-    event = fetch.success(
+    fetch.success(
         bind(handlers.clone_voice, ctx),
         [picker.model, reference.saved, reference.cleaned, reference.upload,
          reference.transcript, synthesis.text, synthesis.consent, synthesis.seed,
@@ -90,8 +90,10 @@ def _wire_synthesis(ctx, picker: ModelPanel, reference: ReferencePanel,
         api_name="voice_clone",
         **ctx.heavy,
     )  # fmt: skip
-    synthesis.cancel.click(bind(handlers.cancel, ctx), None, synthesis.status, cancels=[fetch, event],
-                           api_name="voice_cancel", queue=False)  # fmt: skip
+    # The run stops itself and writes its own last status (see handlers.cancel);
+    # only a download still running is cancelled by Gradio.
+    synthesis.cancel.click(bind(handlers.cancel, ctx), None, None, cancels=[fetch],
+                           api_name="voice_cancel", **ctx.light)  # fmt: skip
 
 
 def _wire_speak(ctx: AppContext, picker: ModelPanel) -> None:

@@ -12,9 +12,10 @@ from pathlib import Path
 import gradio as gr
 
 from playground.chat.messages import last_assistant_text
-from playground.errors import InputError, PlaygroundError
+from playground.errors import CancelledError, InputError, PlaygroundError
 from playground.storage import user_dir
-from tabs.common import AppContext, StopFlags, owner_of, session_key, ui_errors
+from tabs.common import AppContext, StopFlags, error_text, owner_of, session_key, ui_errors
+from tabs.i18n import tr
 
 # Cancel flags of running generations, per browser session.
 STOPS = StopFlags()
@@ -143,22 +144,33 @@ def clone_voice(ctx: AppContext, model, saved=None, cleaned=None, upload=None, t
     reference = voice_reference(ctx, owner, pick.model, saved, cleaned or upload, transcript)
     settings = voice_settings(seed, guidance, steps, temperature, crossfade)
     with STOPS.running(session_key(request)) as stop:
+        if stop.is_set():  # Cancel was clicked while this request waited for its turn
+            yield f"⏹ {tr('queue.cancelled_waiting', request)}", None
+            return
         yield f"⏳ 🗣 {pick.reason}", None
-        for item in clone_stream(ctx.registry, pick.model, reference, text, settings,
-                                 consent=True, stop=stop, owner=owner):  # fmt: skip
-            if not isinstance(item, SynthesisResult):
-                yield f"⏳ {item.index}/{item.total}: {item.sentence}", None
-                continue
-            name = f"{time.strftime('%Y%m%d-%H%M%S')}-{item.seed}.wav"
-            out = work_path(ctx, owner, name, kind="voice-outputs")
-            item.save(out)
-            yield f"{done_markdown(item)}\n\n🗣 {pick.reason}", str(out)
+        steps = clone_stream(ctx.registry, pick.model, reference, text, settings,
+                             consent=True, stop=stop, owner=owner)  # fmt: skip
+        try:
+            for item in steps:
+                if not isinstance(item, SynthesisResult):
+                    yield f"⏳ {item.index}/{item.total}: {item.sentence}", None
+                    continue
+                name = f"{time.strftime('%Y%m%d-%H%M%S')}-{item.seed}.wav"
+                out = work_path(ctx, owner, name, kind="voice-outputs")
+                item.save(out)
+                yield f"{done_markdown(item)}\n\n🗣 {pick.reason}", str(out)
+        except CancelledError as stopped:  # the run's own last word, so nothing overwrites it
+            yield f"⏹ {error_text(stopped, request)}", None
 
 
 def cancel(ctx: AppContext, request: gr.Request = None):
-    """Cancel the voice being generated for this session, even mid-sentence."""
-    STOPS.stop(session_key(request))
-    return "⏹"
+    """Cancel this session's voice, even mid-sentence or while it waits for its turn.
+
+    Says so in a toast: the status line is the run's own ("⏹ Cancelled after 3 of
+    40 sentences"), which a reply from here could otherwise arrive after and replace.
+    """
+    stopped = STOPS.stop(session_key(request))
+    gr.Info(tr("voice.cancelling" if stopped else "voice.nothing_running", request))
 
 
 @ui_errors
