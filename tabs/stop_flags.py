@@ -23,6 +23,7 @@ class StopFlags:
         self._running: dict[str, threading.Event] = {}
         self._armed: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
+        self._ended = threading.Condition(self._lock)  # notified when a run ends
 
     def arm(self, key: str) -> None:
         """A run for ``key`` was asked for: Stop from now on stops it, even while it waits."""
@@ -41,6 +42,7 @@ class StopFlags:
             with self._lock:
                 if self._running.get(key) is event:
                     del self._running[key]
+                self._ended.notify_all()
 
     def stop(self, key: str, *, waiting: bool = True) -> bool:
         """Set the flag of ``key``'s running (and, unless ``waiting`` is False, armed) run.
@@ -53,3 +55,18 @@ class StopFlags:
         for event in events:
             event.set()
         return bool(events)
+
+    def stop_and_wait(self, key: str, timeout: float) -> bool:
+        """Stop ``key``'s running run and wait (at most ``timeout`` s) until it has ended.
+
+        For a button that replaces what the run writes (Clear): a handler's last
+        update is sent before its flag's block ends, so whatever this caller then
+        sends on the same queue arrives after it. True when nothing runs any more.
+        """
+        with self._lock:
+            event = self._running.get(key)
+        if event is None:
+            return True
+        event.set()
+        with self._ended:
+            return self._ended.wait_for(lambda: self._running.get(key) is not event, timeout)

@@ -77,6 +77,38 @@ def test_stop_really_stops(client, launched_app):
     assert status["tiny-chat"].in_use == 0  # the model was released
 
 
+def _wait_for_reply_text(job, seconds: float = 60) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        outs = job.outputs()
+        if (
+            outs
+            and outs[-1][0]
+            and outs[-1][0][-1]["role"] == "assistant"
+            and _text(outs[-1][0][-1])
+        ):
+            return
+        time.sleep(0.05)
+    raise AssertionError("the reply did not start")
+
+
+def test_clear_stops_the_running_reply_before_it_clears(client, launched_app):
+    """Else the reply streams on and puts the old conversation back over the cleared one."""
+    job = client.submit(
+        "Tell me a long story", max_new_tokens=1500, temperature=1.0, seed=3, api_name="/chat"
+    )
+    _wait_for_reply_text(job)
+    cleared, *_ = client.predict(api_name="/chat_clear")
+    assert [m["role"] for m in cleared] == ["assistant"]  # the greeting alone
+    # The stopped reply's last update came before Clear's answer, on the same stream.
+    deadline = time.time() + 1
+    while not job.done() and time.time() < deadline:
+        time.sleep(0.02)
+    assert job.done()
+    assert "1500 tokens" not in job.outputs()[-1][3]  # stopped early (the notice counts tokens)
+    assert {s.name: s.in_use for s in launched_app.registry.status()}["tiny-chat"] == 0
+
+
 def test_compare_streams_two_models(client):
     a, b, _, notice, prompt_a, prompt_b = client.predict(
         "Compare me",

@@ -8,6 +8,7 @@ compare panes, roles, stop and the model defaults.
 from __future__ import annotations
 
 import inspect
+import itertools
 import typing
 
 import gradio as gr
@@ -123,6 +124,16 @@ def test_stop_reply_reaches_the_running_reply():
     with reply.STOPS.running(session_key(None)) as stop:
         handlers.stop_reply(None)
         assert stop.is_set()
+
+
+def test_a_reply_sends_its_last_update_before_its_stop_flag_ends(ctx, scripted):
+    """What Clear relies on: once the flag's block has ended, the reply has nothing more to send."""
+    key = session_key(None)
+    steps = handlers.chat(ctx, "hello", [], "tiny-chat")
+    updates = list(itertools.takewhile(lambda update: not update[3], steps))  # until the notice
+    assert updates and reply.STOPS.stop_and_wait(key, timeout=0) is False  # still running
+    assert list(steps) == []  # the notice was the last update
+    assert reply.STOPS.stop_and_wait(key, timeout=0) is True
 
 
 def test_edit_last_and_clear(ctx):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 from tabs.stop_flags import StopFlags
 
 
@@ -53,3 +56,40 @@ def test_stopping_only_the_running_one_leaves_the_waiting_one():
         assert old.is_set()
     with flags.running("page") as new:
         assert not new.is_set()
+
+
+def _run_in_thread(flags: StopFlags, *, obeys: bool, ended: list) -> threading.Thread:
+    inside = threading.Event()
+
+    def run():
+        with flags.running("page") as stop:
+            inside.set()
+            if obeys:
+                stop.wait(10)
+            else:
+                time.sleep(1.0)  # a step that cannot be interrupted
+            time.sleep(0.05)  # its last update
+            ended.append(True)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    assert inside.wait(10)
+    return worker
+
+
+def test_stop_and_wait_returns_once_the_run_has_ended():
+    flags, ended = StopFlags(), []
+    worker = _run_in_thread(flags, obeys=True, ended=ended)
+    assert flags.stop_and_wait("page", timeout=5) is True
+    assert ended == [True]  # its last update came before
+    worker.join()
+    assert flags.stop_and_wait("page", timeout=0) is True  # nothing runs: at once
+
+
+def test_stop_and_wait_gives_up_after_its_timeout():
+    flags, ended = StopFlags(), []
+    worker = _run_in_thread(flags, obeys=False, ended=ended)
+    assert flags.stop_and_wait("page", timeout=0.1) is False
+    assert ended == []
+    worker.join()
+    assert ended == [True]

@@ -23,6 +23,8 @@ from tabs.common import (
     ui_errors,
 )
 
+CLEAR_WAIT_SECONDS = 10.0  # Clear waits this long for a stopped reply to send its last update
+
 
 def model_choices(registry, owner: str | None = None) -> list[tuple[str, str]]:
     """Chat models, each followed by its fine-tuned LoRA adapters, then endpoints.
@@ -120,7 +122,12 @@ def clear(
     client_id: str | None = None,
     request: gr.Request = None,
 ):
-    """Start a new conversation: both chats go back to their roles' greetings."""
+    """Start a new conversation: both chats go back to their roles' greetings.
+
+    A reply still streaming is stopped first, and its last update is sent before
+    this one, so it cannot bring the old conversation back.
+    """
+    STOPS.stop_and_wait(session_key(request), timeout=CLEAR_WAIT_SECONDS)
     role = Role.from_dict(role_state)
     role_b = load_picked(role_b_id, language, roles_dir(ctx, request, client_id))
     return greeting(role), greeting(role_b), "", "", ""

@@ -147,8 +147,9 @@ def stream_replies(ctx: AppContext, history: list, history_b: list, options: Rep
             # component (and its API schema) for each skip, on every token of every
             # user, where an unchanged value costs a diff of nothing.
             yield *histories, "", *shown_prompts(streams)
-    notice = "\n\n".join(stats_line(s.info) for s in streams)
-    yield *histories, notice, *shown_prompts(streams)
+        # Still inside the flag's block: Clear waits for this last update (stop_and_wait).
+        notice = "\n\n".join(stats_line(s.info) for s in streams)
+        yield *histories, notice, *shown_prompts(streams)
 
 
 def shown_prompts(streams: list) -> list[str]:

@@ -64,7 +64,7 @@ def wire_replies(
     edit_event = chat.edit_last.click(handlers.edit_last, both, [*both, chat.message], **INSTANT)
     clear_event = chat.clear.click(
         bind(handlers.clear, ctx), [builder.state, chat.role_b, chat.role_lang, ctx.client_id],
-        outputs, api_name="chat_clear", queue=False,
+        outputs, api_name="chat_clear", **ctx.light,  # queued: after a stopped reply's last update
     )  # fmt: skip
     return [send_event, submit_event, regen_event, edit_event, clear_event]
 
