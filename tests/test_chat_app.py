@@ -55,17 +55,7 @@ def test_stop_really_stops(client, launched_app):
     job = client.submit(
         "Tell me a long story", max_new_tokens=1500, temperature=1.0, seed=2, api_name="/chat"
     )
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        outs = job.outputs()
-        if (
-            outs
-            and outs[-1][0]
-            and outs[-1][0][-1]["role"] == "assistant"
-            and _text(outs[-1][0][-1])
-        ):
-            break
-        time.sleep(0.05)
+    _wait_for_reply_text(job)
     started = time.time()
     client.predict(api_name="/chat_stop")
     while not job.done() and time.time() - started < 30:
