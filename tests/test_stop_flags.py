@@ -80,8 +80,10 @@ def _run_in_thread(flags: StopFlags, *, obeys: bool, ended: list) -> threading.T
 def test_stop_and_wait_returns_once_the_run_has_ended():
     flags, ended = StopFlags(), []
     worker = _run_in_thread(flags, obeys=True, ended=ended)
-    assert flags.stop_and_wait("page", timeout=5) is True
+    asked = time.monotonic()
+    assert flags.stop_and_wait("page", timeout=30) is True
     assert ended == [True]  # its last update came before
+    assert time.monotonic() - asked < 10  # woken by the run's end, not by its timeout
     worker.join()
     assert flags.stop_and_wait("page", timeout=0) is True  # nothing runs: at once
 

@@ -148,10 +148,10 @@ def clone_voice(ctx: AppContext, model, saved=None, cleaned=None, upload=None, t
             yield f"⏹ {tr('queue.cancelled_waiting', request)}", None
             return
         yield f"⏳ 🗣 {pick.reason}", None
-        steps = clone_stream(ctx.registry, pick.model, reference, text, settings,
-                             consent=True, stop=stop, owner=owner)  # fmt: skip
+        updates = clone_stream(ctx.registry, pick.model, reference, text, settings,
+                               consent=True, stop=stop, owner=owner)  # fmt: skip
         try:
-            for item in steps:
+            for item in updates:
                 if not isinstance(item, SynthesisResult):
                     yield f"⏳ {item.index}/{item.total}: {item.sentence}", None
                     continue
